@@ -1,0 +1,27 @@
+# The two commands of the README. Each installs what it needs (uv, then the
+# locked environment) on a fresh machine.
+export UV_PYTHON_DOWNLOADS := never
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+
+.PHONY: run test bench lint-self uv
+
+uv:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==0.13.8"
+
+## Lint the example project in sql/ and print its dependency graph.
+run: uv
+	$(UV) sync --locked --quiet
+	$(UV) run --locked sqlassets lint
+	$(UV) run --locked sqlassets graph
+
+## The whole test suite, plus ruff.
+test: uv
+	$(UV) sync --locked --quiet
+	$(UV) run --locked ruff check src tests bench
+	$(UV) run --locked ruff format --check src tests bench
+	$(UV) run --locked pytest
+
+## Benchmarks (not part of the test suite).
+bench: uv
+	$(UV) sync --locked --quiet
+	$(UV) run --locked python bench/lint_bench.py

@@ -1,0 +1,7 @@
+-- Customer master data exported by the CRM as a single CSV file with a header row.
+-- Contains personal data: access is restricted to the data platform team.
+-- @materialized: load
+-- @format: csv
+-- @uris: gs://shop-landing/customers/customers.csv
+-- @owners: team:data-platform, crm-admins@shop.example
+-- @tags: layer=raw, source=crm, pii

@@ -1,0 +1,6 @@
+-- Order lines from the order service: a full snapshot, replaced on every load.
+-- @materialized: load
+-- @format: parquet
+-- @uris: gs://shop-landing/order_items/*.parquet
+-- @owners: team:data-platform
+-- @tags: layer=raw, source=order_service

@@ -1,0 +1,13 @@
+-- Storefront orders as exported every night by the order service, one folder per day.
+-- Each file holds every order created that day, with the last known status.
+-- @materialized: load
+-- @format: parquet
+-- @uris: gs://shop-landing/orders/{start_date}/*.parquet
+-- @partition_by: DATE(created_at)
+-- @partitions: daily
+-- @start: 2024-01-01
+-- @schedule: 0 2 * * *
+-- @owners: team:data-platform
+-- @tags: layer=raw, source=order_service
+-- @labels: team=data-platform, layer=raw
+-- @check: not_null(order_id, customer_id, created_at)

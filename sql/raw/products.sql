@@ -1,0 +1,6 @@
+-- Product catalog from the PIM, newline-delimited JSON, one object per product.
+-- @materialized: load
+-- @format: json
+-- @uris: gs://shop-landing/products/products.json
+-- @owners: team:data-platform
+-- @tags: layer=raw, source=pim

@@ -1,0 +1,12 @@
+-- Clickstream events from the web tracker, newline-delimited JSON, one folder per day.
+-- @materialized: load
+-- @format: json
+-- @uris: gs://shop-landing/web_events/dt={start_date:%Y%m%d}/*.json
+-- @partition_by: DATE(event_ts)
+-- @partitions: daily
+-- @start: 2024-01-01
+-- @backfill: max_partitions=7
+-- @schedule: 15 2 * * *
+-- @owners: team:data-platform
+-- @tags: layer=raw, source=web_tracker
+-- @check: warn row_count(min=1)

@@ -1,0 +1,62 @@
+"""What a lint rule is, and the helpers rules share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from sqlassets.codes import Code
+from sqlassets.errors import Diagnostic, Location, Severity
+from sqlassets.loader import Model, token_location, tokens
+from sqlassets.project import Project
+
+Check = Callable[[Project], Iterable[Diagnostic]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A lint rule: a stable code, a name, its documentation and its check."""
+
+    code: Code
+    name: str
+    doc: str
+    check: Check
+    severity: Severity = Severity.ERROR
+
+    @property
+    def summary(self) -> str:
+        """The first line of the rule's documentation."""
+        return self.doc.strip().splitlines()[0]
+
+
+def reported(code: Code) -> Check:
+    """A check for problems found while loading (parse, header, graph): they carry ``code``."""
+
+    def check(project: Project) -> Iterator[Diagnostic]:
+        return (d for d in project.diagnostics if d.code == code)
+
+    return check
+
+
+def per_model(function: Callable[[Model], Iterable[Diagnostic]]) -> Check:
+    """A check that looks at each valid model with a query on its own."""
+
+    def check(project: Project) -> Iterator[Diagnostic]:
+        for model in project.models.values():
+            if model.analysis is not None:
+                yield from function(model)
+
+    return check
+
+
+def parameter_tokens(model: Model) -> Iterator[tuple[str, Location]]:
+    """``(parameter name, location)`` for each ``@name`` in the body, in order."""
+    stream = tokens(model.sql)
+    for index, token in enumerate(stream[:-1]):
+        following = stream[index + 1]
+        previous = stream[index - 1] if index else None
+        if token.text != "@" or following.text == "@":
+            continue
+        if previous is not None and previous.text == "@" and previous.end + 1 == token.start:
+            continue  # the second @ of @@system_variable
+        yield following.text, token_location(token, model.path, model.body_line)

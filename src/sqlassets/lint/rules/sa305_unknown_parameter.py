@@ -1,0 +1,46 @@
+"""A query parameter sqlassets never binds.
+
+Only ``@start_date``, ``@end_date``, ``@start_ts``, ``@end_ts`` and
+``@partition_key`` are bound; any other ``@name`` fails on BigQuery with an
+undeclared parameter. (``@@system_variables`` are fine.)
+
+Anti-pattern::
+
+    WHERE order_date >= @run_date
+
+Fix::
+
+    WHERE order_date >= @start_date AND order_date < @end_date
+"""
+
+import difflib
+from collections.abc import Iterator
+
+from sqlassets.codes import Code
+from sqlassets.errors import Diagnostic
+from sqlassets.lint.rule import Rule, parameter_tokens, per_model
+from sqlassets.loader import Model
+from sqlassets.spec import PARAMETERS
+
+
+def check_model(model: Model) -> Iterator[Diagnostic]:
+    """Parameters outside the ones sqlassets binds."""
+    assert model.analysis is not None
+    unknown = model.analysis.parameters - PARAMETERS
+    if not unknown:
+        return
+    reported: set[str] = set()
+    for name, location in parameter_tokens(model):
+        if name in unknown and name not in reported:
+            reported.add(name)
+            close = difflib.get_close_matches(name, sorted(PARAMETERS), n=1)
+            hint = f"; did you mean `@{close[0]}`?" if close else ""
+            yield Diagnostic(
+                Code.UNKNOWN_PARAMETER,
+                f"query parameter `@{name}` is never bound: sqlassets binds "
+                f"{', '.join('@' + p for p in sorted(PARAMETERS))}{hint}",
+                location,
+            )
+
+
+RULE = Rule(Code.UNKNOWN_PARAMETER, "unknown-parameter", __doc__, per_model(check_model))

@@ -1,0 +1,391 @@
+"""Load model files: header, spec and a one-pass sqlglot analysis of the body.
+
+Each body is parsed once; what later layers need (tables read, parameters
+used, output columns) is extracted and the syntax tree is dropped, so memory
+stays flat however many files a project holds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import sqlglot
+from sqlglot import expressions as exp
+from sqlglot.errors import ParseError, SqlglotError, TokenError
+from sqlglot.tokens import Token, TokenType
+
+from sqlassets.codes import Code
+from sqlassets.errors import Diagnostic, Location, Severity, SqlAssetsError, display_path
+from sqlassets.header import parse_header
+from sqlassets.spec import ModelSpec, TableRef, build_spec
+
+DIALECT = "bigquery"
+
+
+class SqlSyntaxError(SqlAssetsError):
+    """The SQL does not parse; located at the token the parser stopped on."""
+
+    code = Code.SYNTAX
+
+
+@dataclass(frozen=True, slots=True)
+class TableRead:
+    """A table the query reads, where it is first named."""
+
+    ref: TableRef
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class SqlAnalysis:
+    """What sqlassets needs to know of a query, extracted in one pass."""
+
+    reads: tuple[TableRead, ...]
+    parameters: frozenset[str]
+    output_columns: tuple[str, ...] | None
+    """Names of the final projection; None when a star hides them."""
+    has_star: bool
+    statement_kinds: tuple[str, ...]
+    temp_functions: tuple[str, ...] = ()
+
+    @property
+    def dependencies(self) -> tuple[str, ...]:
+        """Sorted, distinct names of every table read (``[project.]dataset.table``)."""
+        return tuple(sorted({str(read.ref) for read in self.reads}))
+
+
+_READ_PARENTS = (exp.From, exp.Join)
+
+
+def analyze_sql(sql: str, path: str = "<sql>", first_line: int = 1) -> SqlAnalysis:
+    """Parse BigQuery ``sql`` and extract tables read, parameters and output columns.
+
+    ``first_line`` is the line of the file on which ``sql`` starts, so that
+    locations point into the file. Raises :class:`SqlSyntaxError` if it does
+    not parse.
+    """
+    try:
+        statements = [tree for tree in sqlglot.parse(sql, read=DIALECT) if tree is not None]
+    except ParseError as error:
+        raise _syntax_error(error, sql, path, first_line) from None
+    except TokenError:
+        raise _token_error(sql, path, first_line) from None
+    except SqlglotError as error:  # pragma: no cover - any other parser failure, still located
+        raise SqlSyntaxError(str(error), Location(path, first_line, 1)) from None
+
+    ctes: set[str] = set()
+    functions: list[str] = []
+    tables: list[exp.Table] = []
+    parameters: set[str] = set()
+    for tree in statements:
+        for node in tree.walk():
+            if isinstance(node, exp.Table):
+                tables.append(node)
+            elif isinstance(node, exp.CTE):
+                ctes.add(node.alias_or_name)
+            elif isinstance(node, exp.Parameter):
+                inner = node.this
+                # @@system_variable parses as a parameter of a parameter.
+                if not isinstance(inner, exp.Parameter) and not isinstance(
+                    node.parent, exp.Parameter
+                ):
+                    parameters.add(inner.name)
+            elif isinstance(node, exp.UserDefinedFunction):
+                functions.append(node.this.name if isinstance(node.this, exp.Table) else node.name)
+
+    reads: dict[TableRef, TableRead] = {}
+    for table in tables:
+        ref = _table_ref(table, ctes)
+        if ref is not None and ref not in reads:
+            first = table.args.get("catalog") or table.args.get("db") or table.this
+            meta = first.meta
+            location = Location(path, meta.get("line", 1) + first_line - 1, _start_col(meta))
+            reads[ref] = TableRead(ref, location)
+
+    query = next((tree for tree in reversed(statements) if isinstance(tree, exp.Query)), None)
+    output_columns: tuple[str, ...] | None = None
+    has_star = False
+    if query is not None:
+        projection = _leftmost_select(query)
+        has_star = any(
+            isinstance(item, exp.Star)
+            or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star))
+            for item in projection.expressions
+        )
+        if not has_star:
+            output_columns = tuple(projection.named_selects)
+    return SqlAnalysis(
+        reads=tuple(reads.values()),
+        parameters=frozenset(parameters),
+        output_columns=output_columns,
+        has_star=has_star,
+        statement_kinds=tuple(_statement_kind(tree) for tree in statements),
+        temp_functions=tuple(functions),
+    )
+
+
+def _statement_kind(tree: exp.Expression) -> str:
+    if (
+        isinstance(tree, exp.Create)
+        and str(tree.args.get("kind", "")).upper() == "FUNCTION"
+        and tree.find(exp.TemporaryProperty) is not None
+    ):
+        return "TempFunction"
+    return type(tree).__name__
+
+
+def _table_ref(table: exp.Table, ctes: set[str]) -> TableRef | None:
+    """The dependency a Table node stands for, or None if it is not a table read."""
+    parent = table.parent
+    is_read = isinstance(parent, _READ_PARENTS) or (
+        isinstance(parent, exp.Merge) and table.arg_key == "using"
+    )
+    if not is_read or not isinstance(table.this, exp.Identifier):
+        return None
+    name, dataset, project = table.name, table.db, table.catalog
+    if not dataset:
+        # Unqualified: a CTE, or an unnest path; BigQuery tables need a dataset.
+        return None
+    if "information_schema" in (dataset.lower(), name.split(".", 1)[0].lower()):
+        return None
+    if not project and dataset in _aliases_in_scope(table):
+        # `FROM t AS o JOIN o.items AS i` walks an array column of `o`.
+        return None
+    if not project and dataset in ctes:
+        return None
+    return TableRef(dataset=dataset, table=name, project=project or None)
+
+
+def _aliases_in_scope(table: exp.Table) -> set[str]:
+    aliases: set[str] = set()
+    select = table.find_ancestor(exp.Select)
+    while select is not None:
+        sources: list[exp.Expression] = []
+        from_ = select.args.get("from_") or select.args.get("from")
+        if from_ is not None:
+            sources.append(from_.this)
+        sources.extend(join.this for join in select.args.get("joins") or ())
+        for source in sources:
+            alias = source.alias_or_name if isinstance(source, exp.Table) else source.alias
+            if alias:
+                aliases.add(alias)
+            if isinstance(source, exp.Unnest):
+                aliases.update(
+                    column.name for column in source.args.get("alias", exp.TableAlias()).columns
+                )
+        select = select.find_ancestor(exp.Select)
+    return aliases
+
+
+def _leftmost_select(query: exp.Query) -> exp.Query:
+    node: exp.Expression = query
+    while isinstance(node, exp.SetOperation):
+        node = node.this
+    while isinstance(node, exp.Subquery):
+        node = node.this
+    return node if isinstance(node, exp.Select) else query  # type: ignore[return-value]
+
+
+def _start_col(meta: dict[str, int]) -> int:
+    # Identifier metadata carries the column of the token's *last* character.
+    if "col" not in meta:
+        return 1
+    width = meta.get("end", 0) - meta.get("start", 0) + 1
+    return max(1, meta["col"] - width + 1)
+
+
+_CLASS = re.compile(r"<class '(?:[\w]+\.)*(\w+)'>")
+
+
+def _syntax_error(error: ParseError, sql: str, path: str, first_line: int) -> SqlSyntaxError:
+    detail = error.errors[0] if error.errors else {}
+    line = int(detail.get("line") or 1)
+    col = int(detail.get("col") or 1)
+    highlight = str(detail.get("highlight") or "")
+    description = _CLASS.sub(r"\1", str(detail.get("description") or error)).rstrip(".")
+    if highlight:
+        col = max(1, col - len(highlight) + 1)
+        message = f"syntax error at `{highlight}`: {description}"
+    else:
+        message = f"syntax error: {description}"
+    return SqlSyntaxError(message, Location(path, line + first_line - 1, col))
+
+
+_OPENERS = (("'''", "'''"), ('"""', '"""'), ("/*", "*/"), ("'", "'"), ('"', '"'), ("`", "`"))
+
+
+def _token_error(sql: str, path: str, first_line: int) -> SqlSyntaxError:
+    """Locate the unterminated string, identifier or comment that stopped the tokenizer."""
+    index = 0
+    while index < len(sql):
+        if sql.startswith("--", index) or sql.startswith("#", index):
+            newline = sql.find("\n", index)
+            index = len(sql) if newline < 0 else newline + 1
+            continue
+        for opener, closer in _OPENERS:
+            if sql.startswith(opener, index):
+                end = index + len(opener)
+                while True:
+                    found = sql.find(closer, end)
+                    if found < 0:
+                        kind = {"/*": "comment", "`": "quoted name"}.get(opener, "string")
+                        return SqlSyntaxError(
+                            f"unterminated {kind}: `{opener}` is never closed with `{closer}`",
+                            _offset_location(sql, index, path, first_line),
+                        )
+                    if len(closer) == 1 and closer != "`" and sql[found - 1] == "\\":
+                        end = found + 1
+                        continue
+                    index = found + len(closer)
+                    break
+                break
+        else:
+            index += 1
+    return SqlSyntaxError("the SQL cannot be tokenized", Location(path, first_line, 1))
+
+
+def _offset_location(sql: str, offset: int, path: str, first_line: int) -> Location:
+    line = sql.count("\n", 0, offset)
+    col = offset - (sql.rfind("\n", 0, offset) + 1) + 1
+    return Location(path, first_line + line, col)
+
+
+def tokens(sql: str) -> list[Token]:
+    """The BigQuery tokens of ``sql`` (empty if it cannot be tokenized).
+
+    Used on the reporting path only, to point a finding at a token the syntax
+    tree does not locate (parameters, stars, statement starts).
+    """
+    try:
+        return sqlglot.Dialect.get_or_raise(DIALECT).tokenize(sql)
+    except SqlglotError:
+        return []
+
+
+def token_location(token: Token, path: str, first_line: int) -> Location:
+    """Where ``token`` starts in the file (sqlglot reports the column of its last character)."""
+    return Location(path, token.line + first_line - 1, max(1, token.col - len(token.text) + 1))
+
+
+# ---------------------------------------------------------------- model files
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """One model file, loaded: its spec, its SQL body and the body's analysis."""
+
+    spec: ModelSpec
+    sql: str
+    body_line: int
+    analysis: SqlAnalysis | None
+    """None for ``load`` models, which have no query."""
+    source_path: Path = field(compare=False)
+
+    @property
+    def name(self) -> str:
+        """``dataset.table``."""
+        return self.spec.name.name
+
+    @property
+    def path(self) -> str:
+        """The file as displayed in findings."""
+        return self.spec.path
+
+    @property
+    def reads(self) -> tuple[TableRead, ...]:
+        """Tables the query reads."""
+        return self.analysis.reads if self.analysis else ()
+
+
+def load_model(
+    source: Path, sql_dir: Path, display_base: Path | None = None
+) -> tuple[Model | None, list[Diagnostic]]:
+    """Load one file. Returns the model (None if it has errors) and every diagnostic."""
+    path = display_path(source, display_base)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        return None, [
+            Diagnostic(
+                Code.SYNTAX,
+                f"the file is not UTF-8 (byte {error.start}); save it as UTF-8",
+                Location(path, 1, 1),
+            )
+        ]
+    header = parse_header(text, path)
+    relative = PurePosixPath(source.relative_to(sql_dir).as_posix())
+    spec, diagnostics = build_spec(header, path, relative)
+    diagnostics = [*header.diagnostics, *diagnostics]
+    analysis: SqlAnalysis | None = None
+    is_load = spec is not None and spec.materialized == "load"
+    if not is_load:
+        try:
+            analysis = analyze_sql(header.body, path, header.body_line)
+        except SqlSyntaxError as error:
+            diagnostics.append(error.to_diagnostic())
+        else:
+            diagnostics.extend(_body_shape(analysis, header.body, path, header.body_line))
+    if spec is None or any(d.severity is Severity.ERROR for d in diagnostics):
+        return None, diagnostics
+    return Model(spec, header.body, header.body_line, analysis, source), diagnostics
+
+
+_QUERY_KINDS = frozenset({"Select", "Union", "Intersect", "Except"})
+
+
+def _body_shape(analysis: SqlAnalysis, sql: str, path: str, first_line: int) -> list[Diagnostic]:
+    kinds = analysis.statement_kinds
+    if not kinds:
+        return [
+            Diagnostic(
+                Code.BODY_SHAPE,
+                "the file has no query: write one SELECT below the header",
+                Location(path, first_line, 1),
+            )
+        ]
+    last = len(kinds) - 1
+    wrong = next(
+        (
+            index
+            for index, kind in enumerate(kinds)
+            if (index < last and kind != "TempFunction")
+            or (index == last and kind not in _QUERY_KINDS)
+        ),
+        None,
+    )
+    if wrong is None:
+        return []
+    starts = _statement_starts(sql, path, first_line)
+    location = starts[wrong] if wrong < len(starts) else Location(path, first_line, 1)
+    return [
+        Diagnostic(
+            Code.BODY_SHAPE,
+            "the body must be one query (`SELECT …` or `WITH … SELECT …`), optionally after "
+            "`CREATE TEMP FUNCTION` statements; sqlassets writes the table itself",
+            location,
+        )
+    ]
+
+
+def _statement_starts(sql: str, path: str, first_line: int) -> list[Location]:
+    starts: list[Location] = []
+    expect = True
+    for token in tokens(sql):
+        if expect:
+            starts.append(token_location(token, path, first_line))
+            expect = False
+        if token.token_type == TokenType.SEMICOLON:
+            expect = True
+    return starts
+
+
+def iter_model_files(sql_dir: Path) -> list[Path]:
+    """Every ``.sql`` file under ``sql_dir``, sorted, hidden folders skipped."""
+    return sorted(
+        path
+        for path in sql_dir.rglob("*.sql")
+        if path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(sql_dir).parts)
+    )
