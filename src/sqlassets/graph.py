@@ -29,7 +29,7 @@ class Graph:
     upstream: dict[str, tuple[str, ...]]
     external: dict[str, tuple[TableRef, ...]]
     order: tuple[str, ...]
-    """Topological order (ties by name); models on a cycle are left out."""
+    """Topological order (ties by name); models on or downstream of a cycle are left out."""
     diagnostics: tuple[Diagnostic, ...] = field(default=())
 
     @property
