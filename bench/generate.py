@@ -200,13 +200,18 @@ class Shape:
 # ---------------------------------------------------------------- window filters
 
 
-def _window(alias: str, partitions: str | None, ts_column: str = "event_ts") -> str | None:
-    """The WHERE condition that restricts ``alias`` to the run's time window, if any."""
+def _window(alias: str, partitions: str | None, raw_ts: str | None = None) -> str | None:
+    """The WHERE condition that restricts ``alias`` to the run's time window, if any.
+
+    ``raw_ts`` names the timestamp column of a raw table; models are filtered on
+    their ``event_date``/``event_ts`` columns.
+    """
     if partitions in ("daily", "monthly"):
-        day = f"DATE({alias}.{ts_column})" if ts_column != "event_ts" else f"{alias}.event_date"
+        day = f"DATE({alias}.{raw_ts})" if raw_ts else f"{alias}.event_date"
         return f"{day} >= @start_date AND {day} < @end_date"
     if partitions == "hourly":
-        return f"{alias}.{ts_column} >= @start_ts AND {alias}.{ts_column} < @end_ts"
+        ts = f"{alias}.{raw_ts or 'event_ts'}"
+        return f"{ts} >= @start_ts AND {ts} < @end_ts"
     return None
 
 
@@ -273,11 +278,11 @@ def _base_raw_cte(shape: Shape, alias: str, raw: RawSource) -> list[str]:
     ]
 
 
-def _side_cte(shape: Shape, alias: str, source: str, ts_column: str = "event_ts") -> list[str]:
+def _side_cte(shape: Shape, alias: str, source: str, raw_ts: str | None = None) -> list[str]:
     """An upstream aggregated to one row per customer and day, to join to the base."""
-    is_raw = source.startswith("raw.")
+    is_raw = raw_ts is not None
     conditions = []
-    window = _window("x", shape.partitions, ts_column)
+    window = _window("x", shape.partitions, raw_ts)
     if window:
         conditions.append(window)
     if shape.partitions == "static":
@@ -285,7 +290,7 @@ def _side_cte(shape: Shape, alias: str, source: str, ts_column: str = "event_ts"
             f"{_region_expr('x')} = @partition_key" if is_raw else "x.region = @partition_key"
         )
     if is_raw:
-        date_expr = f"DATE(x.{ts_column})"
+        date_expr = f"DATE(x.{raw_ts})"
         amount = "SUM(SAFE_CAST(x.total AS NUMERIC))"
     else:
         date_expr = "x.event_date"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,10 +33,9 @@ BAD = {
 
 
 def _run(root: Path, *args: str):
-    runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=None):
-        os.chdir(root)
-        return runner.invoke(main, list(args), catch_exceptions=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
 def test_clean_project_exits_zero(tmp_path: Path) -> None:
