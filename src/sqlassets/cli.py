@@ -50,8 +50,17 @@ def main() -> None:
     show_default=True,
     help="text: path:line:col: CODE message; json: for tools; github: Actions annotations.",
 )
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes that parse files (default: one per core for 500+ files).",
+)
 @_project_dir_option
-def lint(paths: tuple[Path, ...], output_format: str, project_dir: Path | None) -> None:
+def lint(
+    paths: tuple[Path, ...], output_format: str, jobs: int | None, project_dir: Path | None
+) -> None:
     """Parse and check every model file; report findings in PATHS (default: all).
 
     Exits 1 when any error is found (warnings alone exit 0).
@@ -62,7 +71,7 @@ def lint(paths: tuple[Path, ...], output_format: str, project_dir: Path | None) 
 
     try:
         root = project_dir or find_project_dir(paths[0] if paths else None)
-        project = load_project(root)
+        project = load_project(root, jobs=jobs)
     except ConfigError as error:
         _fail_config(error)
     findings = select_paths(lint_project(project), [Path(display_path(path)) for path in paths])

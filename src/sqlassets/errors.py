@@ -8,6 +8,7 @@ all understand.
 from __future__ import annotations
 
 import enum
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,9 +105,9 @@ class ProjectError(SqlAssetsError):
 
 def display_path(path: Path | str, base: Path | None = None) -> str:
     """``path`` relative to ``base`` (default: the working directory) when inside it."""
-    p = Path(path)
-    base = base or Path.cwd()
-    try:
-        return p.resolve().relative_to(base.resolve()).as_posix()
-    except ValueError:
-        return p.as_posix()
+    # os.path rather than Path.resolve(): this runs once per file and must not stat.
+    resolved = os.path.abspath(path)  # noqa: PTH100
+    root = os.path.abspath(base if base is not None else os.curdir)  # noqa: PTH100
+    if resolved == root or resolved.startswith(root.rstrip(os.sep) + os.sep):
+        return Path(os.path.relpath(resolved, root)).as_posix()
+    return Path(path).as_posix()

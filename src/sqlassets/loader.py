@@ -80,7 +80,7 @@ def analyze_sql(sql: str, path: str = "<sql>", first_line: int = 1) -> SqlAnalys
     tables: list[exp.Table] = []
     parameters: set[str] = set()
     for tree in statements:
-        for node in tree.walk():
+        for node in tree.find_all(exp.Table, exp.CTE, exp.Parameter, exp.UserDefinedFunction):
             if isinstance(node, exp.Table):
                 tables.append(node)
             elif isinstance(node, exp.CTE):

@@ -9,6 +9,7 @@ so a spec built in code is held to the same rules as one built from a file.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -688,12 +689,16 @@ def _backfill(value: str) -> Backfill:
     return Backfill(max_partitions=int(match.group(1)))
 
 
+@functools.lru_cache(maxsize=1024)
+def _valid_cron(text: str) -> bool:
+    fields = text.split(" ")
+    shape = len(fields) == 5 or (len(fields) == 1 and text.startswith("@"))
+    return shape and croniter.is_valid(text)
+
+
 def _schedule(value: str) -> str:
     text = " ".join(value.split())
-    fields = text.split(" ")
-    if not (len(fields) == 5 or (len(fields) == 1 and text.startswith("@"))) or not (
-        croniter.is_valid(text)
-    ):
+    if not _valid_cron(text):
         raise _Invalid(
             f"`{value}` is not a cron expression: five fields `minute hour day month weekday`, "
             "for example `0 3 * * *`"
@@ -888,46 +893,59 @@ def _accepted_values(
         column = _identifier(column)
     except _Invalid as error:
         raise _Invalid(error.message, at + column_at) from None
-    try:
-        array = sqlglot.parse_one(array_text, read="bigquery")
-    except SqlglotError:
-        array = None
-    values: list[str | int | float | bool] = []
-    if not isinstance(array, exp.Array) or not array.expressions:
-        raise _Invalid("the accepted values must be a non-empty list of literals", at + array_at)
-    for element in array.expressions:
-        if isinstance(element, exp.Boolean):
-            values.append(bool(element.this))
-        elif isinstance(element, exp.Literal) and element.is_string:
-            values.append(element.this)
-        elif isinstance(element, exp.Literal):
-            number = element.to_py()
-            values.append(number)
-        else:
-            raise _Invalid(
-                f"`{element.sql('bigquery')}` is not a literal: accepted values are strings, "
-                "numbers or booleans",
-                at + array_at,
-            )
+    values = _literal_list(array_text)
+    if isinstance(values, str):
+        raise _Invalid(values, at + array_at)
     return AcceptedValuesCheck(
         name=_check_name("accepted_values", (column,), names),
         column=column,
-        values=tuple(values),
+        values=values,
         **common,
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _literal_list(text: str) -> tuple[str | int | float | bool, ...] | str:
+    """The literals of ``[a, b, …]``, or why it is not such a list. Cached like checks."""
+    try:
+        array = sqlglot.parse_one(text, read="bigquery")
+    except SqlglotError:
+        array = None
+    if not isinstance(array, exp.Array) or not array.expressions:
+        return "the accepted values must be a non-empty list of literals"
+    values: list[str | int | float | bool] = []
+    for element in array.expressions:
+        if isinstance(element, exp.Boolean):
+            values.append(bool(element.this))
+        elif isinstance(element, exp.Literal):
+            values.append(element.this if element.is_string else element.to_py())
+        else:
+            return (
+                f"`{element.sql('bigquery')}` is not a literal: accepted values are strings, "
+                "numbers or booleans"
+            )
+    return tuple(values)
+
+
 def _boolean_sql(text: str, at: int) -> str:
+    problem = _boolean_sql_problem(text.strip())
+    if problem:
+        raise _Invalid(problem, at)
+    return text.strip()
+
+
+@functools.lru_cache(maxsize=4096)
+def _boolean_sql_problem(text: str) -> str | None:
+    """Why ``text`` is not one boolean expression, or None. Cached: checks repeat across files."""
     try:
         statements = sqlglot.parse(text, read="bigquery")
     except SqlglotError as error:
-        raise _Invalid(f"the expression does not parse: {_first_line(error)}", at) from None
+        return f"the expression does not parse: {_first_line(error)}"
     if len(statements) != 1 or statements[0] is None:
-        raise _Invalid("the expression must be one boolean SQL expression", at)
-    tree = statements[0]
-    if isinstance(tree, exp.Query | exp.DDL | exp.DML | exp.Command) or not tree.sql():
-        raise _Invalid("the expression must be a boolean condition, not a statement", at)
-    return text.strip()
+        return "the expression must be one boolean SQL expression"
+    if isinstance(statements[0], exp.Query | exp.DDL | exp.DML | exp.Command):
+        return "the expression must be a boolean condition, not a statement"
+    return None
 
 
 def _first_line(error: Exception) -> str:
