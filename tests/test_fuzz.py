@@ -47,6 +47,11 @@ _lines = st.one_of(
 )
 
 
+_FUZZ = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
 def _check(tmp_path: Path, text: str) -> None:
     path = tmp_path / "sql" / "marts" / "m.sql"
     path.parent.mkdir(parents=True, exist_ok=True)
