@@ -56,7 +56,8 @@ class SqlAnalysis:
         return tuple(sorted({str(read.ref) for read in self.reads}))
 
 
-_READ_PARENTS = (exp.From, exp.Join)
+# Where a Table node is read: FROM, JOIN, a parenthesized join `(a JOIN b)`, GAP_FILL(TABLE t).
+_READ_PARENTS = (exp.From, exp.Join, exp.Subquery, exp.GapFill)
 
 
 def analyze_sql(sql: str, path: str = "<sql>", first_line: int = 1) -> SqlAnalysis:
@@ -75,16 +76,13 @@ def analyze_sql(sql: str, path: str = "<sql>", first_line: int = 1) -> SqlAnalys
     except SqlglotError as error:  # pragma: no cover - any other parser failure, still located
         raise SqlSyntaxError(str(error), Location(path, first_line, 1)) from None
 
-    ctes: set[str] = set()
     functions: list[str] = []
     tables: list[exp.Table] = []
     parameters: set[str] = set()
     for tree in statements:
-        for node in tree.find_all(exp.Table, exp.CTE, exp.Parameter, exp.UserDefinedFunction):
+        for node in tree.find_all(exp.Table, exp.Parameter, exp.UserDefinedFunction):
             if isinstance(node, exp.Table):
                 tables.append(node)
-            elif isinstance(node, exp.CTE):
-                ctes.add(node.alias_or_name)
             elif isinstance(node, exp.Parameter):
                 inner = node.this
                 # @@system_variable parses as a parameter of a parameter.
@@ -97,7 +95,7 @@ def analyze_sql(sql: str, path: str = "<sql>", first_line: int = 1) -> SqlAnalys
 
     reads: dict[TableRef, TableRead] = {}
     for table in tables:
-        ref = _table_ref(table, ctes)
+        ref = _table_ref(table)
         if ref is not None and ref not in reads:
             first = table.args.get("catalog") or table.args.get("db") or table.this
             meta = first.meta
@@ -136,7 +134,7 @@ def _statement_kind(tree: exp.Expression) -> str:
     return type(tree).__name__
 
 
-def _table_ref(table: exp.Table, ctes: set[str]) -> TableRef | None:
+def _table_ref(table: exp.Table) -> TableRef | None:
     """The dependency a Table node stands for, or None if it is not a table read."""
     parent = table.parent
     is_read = isinstance(parent, _READ_PARENTS) or (
@@ -146,14 +144,12 @@ def _table_ref(table: exp.Table, ctes: set[str]) -> TableRef | None:
         return None
     name, dataset, project = table.name, table.db, table.catalog
     if not dataset:
-        # Unqualified: a CTE, or an unnest path; BigQuery tables need a dataset.
+        # Unqualified: a CTE or an unnest alias; BigQuery tables need a dataset.
         return None
     if "information_schema" in (dataset.lower(), name.split(".", 1)[0].lower()):
         return None
     if not project and dataset in _aliases_in_scope(table):
         # `FROM t AS o JOIN o.items AS i` walks an array column of `o`.
-        return None
-    if not project and dataset in ctes:
         return None
     return TableRef(dataset=dataset, table=name, project=project or None)
 
@@ -175,7 +171,9 @@ def _aliases_in_scope(table: exp.Table) -> set[str]:
                 aliases.update(
                     column.name for column in source.args.get("alias", exp.TableAlias()).columns
                 )
-        select = select.find_ancestor(exp.Select)
+        # Correlated subqueries see the enclosing FROM; a CTE body does not.
+        parent = select.find_ancestor(exp.Select, exp.CTE)
+        select = parent if isinstance(parent, exp.Select) else None
     return aliases
 
 
