@@ -9,11 +9,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from sqlassets.errors import ConfigError, display_path
+
+if TYPE_CHECKING:
+    from sqlassets.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -118,6 +121,160 @@ def graph(output_format: str, project_dir: Path | None) -> None:
             err=True,
         )
         sys.exit(EXIT_FINDINGS)
+
+
+def _target_option(function: F) -> F:
+    return click.option(
+        "--target",
+        "-t",
+        default=None,
+        help="The target (default: $SQLASSETS_TARGET, else [tool.sqlassets] target).",
+    )(function)
+
+
+def _window_options(function: F) -> F:
+    function = click.option(
+        "--end", default=None, help="Window end (exclusive), YYYY-MM-DD[ HH:MM]."
+    )(function)
+    function = click.option("--start", default=None, help="Window start, YYYY-MM-DD[ HH:MM].")(
+        function
+    )
+    return click.option(
+        "--partition", default=None, help="One partition key (static, or a time partition)."
+    )(function)
+
+
+def _load_valid_project(project_dir: Path | None) -> Project:
+    from sqlassets.project import load_project
+
+    try:
+        project = load_project(project_dir)
+    except ConfigError as error:
+        _fail_config(error)
+    if project.errors:
+        for diagnostic in project.errors:
+            click.echo(str(diagnostic), err=True)
+        click.echo(f"{len(project.errors)} error(s); fix them first (`sqlassets lint`)", err=True)
+        sys.exit(EXIT_FINDINGS)
+    return project
+
+
+def _usage(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+@main.command(name="compile")
+@click.argument("model_name", metavar="MODEL")
+@_window_options
+@_target_option
+@_project_dir_option
+def compile_command(
+    model_name: str,
+    partition: str | None,
+    start: str | None,
+    end: str | None,
+    target: str | None,
+    project_dir: Path | None,
+) -> None:
+    """Print the exact statements a run of MODEL would send, in the target's dialect."""
+    import difflib
+
+    from sqlassets.engines.base import EngineError
+    from sqlassets.execution import model_jobs, open_engine, render_jobs, resolve_window
+    from sqlassets.window import WindowError
+
+    project = _load_valid_project(project_dir)
+    model = project.models.get(model_name)
+    if model is None:
+        close = difflib.get_close_matches(model_name, list(project.models), n=1)
+        _usage(f"no model `{model_name}`" + (f"; did you mean `{close[0]}`?" if close else ""))
+    try:
+        engine = open_engine(project.config, target)
+        window = resolve_window(model, partition, start, end)
+        jobs = model_jobs(project, model, engine, window)
+    except ConfigError as error:
+        _fail_config(error)
+    except (WindowError, EngineError) as error:
+        _usage(error.message)
+    click.echo(
+        f"-- {model.name} on target {project.config.target_name(target)} ({engine.name}), "
+        f"window {window.label()}\n"
+    )
+    click.echo(render_jobs(engine, jobs), nl=False)
+    engine.close()
+
+
+@main.command()
+@_window_options
+@_target_option
+@_project_dir_option
+def plan(
+    partition: str | None,
+    start: str | None,
+    end: str | None,
+    target: str | None,
+    project_dir: Path | None,
+) -> None:
+    """Dry-run every statement and report what each would process.
+
+    On BigQuery: the bytes each job would scan (nothing runs, nothing is billed).
+    On DuckDB: whether each query plans (EXPLAIN).
+    """
+    from sqlassets.engines.base import EngineError
+    from sqlassets.execution import model_jobs, open_engine, resolve_window
+    from sqlassets.window import WindowError
+
+    project = _load_valid_project(project_dir)
+    try:
+        engine = open_engine(project.config, target)
+    except ConfigError as error:
+        _fail_config(error)
+    rows: list[tuple[str, str, str, str]] = []
+    failed = 0
+    total = 0
+    for name in project.graph.order:
+        model = project.models[name]
+        try:
+            window = resolve_window(model, partition if model.spec.partitions else None, start, end)
+            jobs = model_jobs(project, model, engine, window)
+            for job in jobs:
+                for result in engine.dry_run(job):
+                    if result.bytes_processed is not None:
+                        total += result.bytes_processed
+                        shown = _bytes(result.bytes_processed)
+                    else:
+                        shown = (
+                            "plans"
+                            if result.plan and not result.plan.startswith("cannot")
+                            else (result.plan or "-")
+                        )
+                    rows.append((name, window.label(), job.action, shown))
+        except (WindowError, EngineError) as error:
+            failed += 1
+            rows.append((name, "-", "error", error.message))
+    widths = [
+        max(len(row[i]) for row in [("model", "window", "job", "processes"), *rows])
+        for i in range(3)
+    ]
+    header = ("model", "window", "job", "processes")
+    for row in [header, *rows]:
+        click.echo(
+            "  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(row))
+        )
+    if engine.capabilities.dry_run_bytes:
+        click.echo(f"\ntotal: {_bytes(total)}")
+    engine.close()
+    sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+def _bytes(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{count} B"  # pragma: no cover
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,19 @@
+"""Engine adapters: the only code that knows engine differences or talks to a warehouse."""
+
+from sqlassets.engines.base import (
+    Capabilities,
+    DryRunResult,
+    Engine,
+    EngineError,
+    JobContext,
+    JobResult,
+)
+
+__all__ = [
+    "Capabilities",
+    "DryRunResult",
+    "Engine",
+    "EngineError",
+    "JobContext",
+    "JobResult",
+]

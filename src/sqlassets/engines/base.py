@@ -1,0 +1,136 @@
+"""What every engine adapter provides, and the records it returns."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import expressions as exp
+
+from sqlassets.errors import SqlAssetsError
+from sqlassets.strategies import Job, Naming
+from sqlassets.window import QueryParameter
+
+
+class EngineError(SqlAssetsError):
+    """A statement failed on the warehouse; the message is the warehouse's own."""
+
+    code = "SA600"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_id: str | None = None,
+        sql: str | None = None,
+        reason: str | None = None,
+        retryable: bool = False,
+    ):
+        super().__init__(message)
+        self.job_id = job_id
+        self.sql = sql
+        self.reason = reason
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine can do natively; strategies and commands adapt to it."""
+
+    query_parameters: bool
+    """Binds ``@name`` parameters (otherwise typed literals are substituted)."""
+    dry_run_bytes: bool
+    """A dry run reports the bytes a statement would process."""
+    partitioning: bool
+    """Tables keep ``PARTITION BY``/``CLUSTER BY``."""
+    job_labels: bool
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """Who runs a job and under which limits; becomes labels and the job id."""
+
+    asset: str
+    run_id: str = "manual"
+    window: str = "all"
+    attempt: int = 1
+    labels: Mapping[str, str] = field(default_factory=dict)
+    maximum_bytes_billed: int | None = None
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a finished job reports: never rows, only statistics."""
+
+    job_id: str
+    action: str
+    sql: str
+    duration_s: float
+    rows_affected: int | None = None
+    bytes_processed: int | None = None
+    bytes_billed: int | None = None
+    slot_ms: int | None = None
+    url: str | None = None
+    attached: bool = False
+    """True when an identical job was already submitted and this one attached to it."""
+
+
+@dataclass(frozen=True)
+class DryRunResult:
+    """What a statement would do: bytes on BigQuery, the plan on DuckDB."""
+
+    sql: str
+    bytes_processed: int | None = None
+    plan: str | None = None
+
+
+class Engine(abc.ABC):
+    """One warehouse: renders jobs in its dialect, runs them, reports statistics."""
+
+    name: str
+    dialect: str
+    capabilities: Capabilities
+    naming: Naming
+
+    @abc.abstractmethod
+    def render(self, job: Job) -> str:
+        """The exact SQL this engine sends for ``job``."""
+
+    @abc.abstractmethod
+    def execute(self, job: Job, context: JobContext) -> JobResult:
+        """Run ``job`` to completion (atomically) and return its statistics."""
+
+    @abc.abstractmethod
+    def dry_run(self, job: Job) -> list[DryRunResult]:
+        """What each statement of ``job`` would process, without running it."""
+
+    @abc.abstractmethod
+    def table_columns(self, table: exp.Table) -> list[tuple[str, str]] | None:
+        """``(name, type)`` of each column of ``table``, or None if it does not exist."""
+
+    @abc.abstractmethod
+    def query_columns(
+        self, query: exp.Expression, parameters: Sequence[QueryParameter]
+    ) -> list[str]:
+        """The output columns of ``query``, without running it."""
+
+    @abc.abstractmethod
+    def fetch_row(
+        self, query: exp.Expression, parameters: Sequence[QueryParameter], context: JobContext
+    ) -> dict[str, Any]:
+        """Run a query that returns exactly one row (a check) and return that row."""
+
+    def cancel_all(self) -> None:  # noqa: B027 - engines without remote jobs have nothing to do
+        """Cancel every job this engine started that is still running."""
+
+    def close(self) -> None:  # noqa: B027
+        """Release connections."""
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -1,0 +1,449 @@
+"""BigQuery through the official client: labelled, idempotent, cancellable jobs.
+
+Every job gets a deterministic id from run, asset, window, job and attempt. A
+second insert of that id returns 409: the engine attaches to the existing job
+instead of running the statement again. Transient request errors are retried
+by the client with the same id; failed jobs are retried under the next
+attempt id only for reasons that are safe to retry (``notes/bigquery.md``).
+Any interruption — ``KeyboardInterrupt`` and Dagster's termination included —
+cancels the running job before it propagates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import expressions as exp
+
+from sqlassets.engines.base import (
+    Capabilities,
+    DryRunResult,
+    Engine,
+    EngineError,
+    JobContext,
+    JobResult,
+)
+from sqlassets.strategies import Job, Naming
+from sqlassets.window import QueryParameter
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
+
+    from sqlassets.config import BigQueryTarget
+
+DIALECT = "bigquery"
+
+RETRYABLE_REASONS = frozenset(
+    {
+        "backendError",
+        "internalError",
+        "rateLimitExceeded",
+        "jobBackendError",
+        "jobInternalError",
+        "jobRateLimitExceeded",
+    }
+)
+"""Job error reasons after which re-running the statement (next attempt id) is safe."""
+FATAL_REASONS = frozenset(
+    {
+        "quotaExceeded",
+        "bytesBilledLimitExceeded",
+        "accessDenied",
+        "invalidQuery",
+        "notFound",
+        "invalid",
+        "duplicate",
+        "billingTierLimitExceeded",
+        "responseTooLarge",
+    }
+)
+"""Reasons that fail at once: retrying would fail the same way (or cost again)."""
+_SERIALIZATION = re.compile(r"could not serialize access", re.IGNORECASE)
+_LABEL_CHARS = re.compile(r"[^a-z0-9_-]+")
+
+
+def label_value(text: str) -> str:
+    """``text`` as a BigQuery label value: lowercase, ``[a-z0-9_-]``, at most 63 characters."""
+    cleaned = _LABEL_CHARS.sub("_", text.lower()).strip("_")
+    if len(cleaned) > 63:
+        digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+        cleaned = f"{cleaned[:54]}_{digest}"
+    return cleaned
+
+
+def job_id(context: JobContext, index: int) -> str:
+    """The deterministic id of job ``index`` of a run: the same inputs, the same id."""
+    digest = hashlib.sha256(
+        "|".join(
+            (context.run_id, context.asset, context.window, str(index), str(context.attempt))
+        ).encode()
+    ).hexdigest()[:20]
+    slug = re.sub(r"[^A-Za-z0-9_]+", "_", context.asset)[:60]
+    return f"sqlassets_{slug}_{digest}_a{context.attempt}"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long and how often a failed job is re-run for a retryable reason."""
+
+    deadline_s: float = 600.0
+    initial_backoff_s: float = 1.0
+    max_backoff_s: float = 60.0
+    max_attempts: int = 5
+
+    def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Full-jitter exponential backoff before ``attempt`` (2, 3, …)."""
+        ceiling = min(self.max_backoff_s, self.initial_backoff_s * 2 ** (attempt - 2))
+        return (rng or random).uniform(0, ceiling)
+
+
+def classify(error: BaseException) -> tuple[str, bool]:
+    """``(reason, retryable)`` of a BigQuery error, by reason rather than HTTP status.
+
+    ``bytesBilledLimitExceeded`` can arrive as HTTP 500 and a serialization
+    conflict carries ``invalidQuery``: the status alone would mislead.
+    """
+    errors = getattr(error, "errors", None) or []
+    reasons = [str(item.get("reason", "")) for item in errors if isinstance(item, Mapping)]
+    message = str(getattr(error, "message", "") or error)
+    if _SERIALIZATION.search(message):
+        return "concurrentUpdate", True
+    for reason in reasons:
+        if reason in FATAL_REASONS:
+            return reason, False
+    for reason in reasons:
+        if reason in RETRYABLE_REASONS:
+            return reason, True
+    status = getattr(error, "code", None)
+    if status in (429, 500, 502, 503, 504) and not reasons:
+        return f"http{status}", True
+    return (reasons[0] if reasons else type(error).__name__), False
+
+
+class BigQueryEngine(Engine):
+    """Google BigQuery: the production engine."""
+
+    name = "bigquery"
+    dialect = DIALECT
+    capabilities = Capabilities(
+        query_parameters=True, dry_run_bytes=True, partitioning=True, job_labels=True
+    )
+
+    def __init__(
+        self,
+        project: str,
+        location: str = "US",
+        naming: Naming | None = None,
+        client_factory: Callable[[], bigquery.Client] | None = None,
+        maximum_bytes_billed: int | None = None,
+        job_timeout_s: float | None = None,
+        max_concurrent_jobs: int = 8,
+        retry_policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.project = project
+        self.location = location
+        self.naming = naming or Naming(project=project)
+        self.maximum_bytes_billed = maximum_bytes_billed
+        self.job_timeout_s = job_timeout_s
+        self.retry_policy = retry_policy or RetryPolicy()
+        self._client_factory = client_factory
+        self._client: bigquery.Client | None = None
+        self._slots = threading.BoundedSemaphore(max_concurrent_jobs)
+        self._running: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._sleep = sleep
+
+    @classmethod
+    def from_target(
+        cls, target: BigQueryTarget, client: bigquery.Client | None = None
+    ) -> BigQueryEngine:
+        """An engine for a configured target, optionally on an existing client."""
+
+        def factory() -> bigquery.Client:
+            if client is not None:
+                return client
+            return make_client(target.project, target.location, target.api_endpoint)
+
+        return cls(
+            project=target.project,
+            location=target.location,
+            naming=Naming(
+                project=target.project,
+                dataset_prefix=target.dataset_prefix,
+                dataset_suffix=target.dataset_suffix,
+            ),
+            client_factory=factory,
+            maximum_bytes_billed=target.maximum_bytes_billed,
+            job_timeout_s=target.job_timeout_s,
+            max_concurrent_jobs=target.max_concurrent_jobs,
+        )
+
+    @property
+    def client(self) -> bigquery.Client:
+        """The client, created on first use (credentials are only needed to run)."""
+        with self._lock:
+            if self._client is None:
+                if self._client_factory is None:
+                    self._client = make_client(self.project, self.location, None)
+                else:
+                    self._client = self._client_factory()
+            return self._client
+
+    # ------------------------------------------------------------ rendering
+
+    def render(self, job: Job) -> str:
+        """BigQuery SQL; parameters stay ``@name`` and are sent alongside."""
+        return job.sql(DIALECT, pretty=True)
+
+    def _config(
+        self, parameters: Sequence[QueryParameter], context: JobContext | None, dry_run: bool
+    ) -> bigquery.QueryJobConfig:
+        from google.cloud import bigquery
+
+        config = bigquery.QueryJobConfig(
+            query_parameters=[_parameter(parameter) for parameter in parameters],
+            use_legacy_sql=False,
+            dry_run=dry_run,
+            use_query_cache=not dry_run,
+        )
+        if context is not None:
+            labels = {key: label_value(value) for key, value in context.labels.items()}
+            labels.update(
+                sqlassets_asset=label_value(context.asset),
+                dagster_run_id=label_value(context.run_id),
+                sqlassets_window=label_value(context.window),
+            )
+            config.labels = labels
+            limit = context.maximum_bytes_billed or self.maximum_bytes_billed
+            if limit:
+                config.maximum_bytes_billed = limit
+            timeout = context.timeout_s or self.job_timeout_s
+            if timeout:
+                config.job_timeout_ms = int(timeout * 1000)
+        return config
+
+    # ------------------------------------------------------------ running
+
+    def execute(self, job: Job, context: JobContext) -> JobResult:
+        """Run ``job`` exactly once (attaching on 409), retrying only safe failures."""
+        result, _ = self._run(job.sql(DIALECT), job.parameters, context, job.action, index=0)
+        return result
+
+    def _run(
+        self,
+        sql: str,
+        parameters: Sequence[QueryParameter],
+        context: JobContext,
+        action: str,
+        index: int,
+        fetch: bool = False,
+    ) -> tuple[JobResult, list[dict[str, Any]]]:
+        from dataclasses import replace
+
+        started = time.monotonic()
+        attempt_context = context
+        while True:
+            try:
+                with self._slots:
+                    return self._submit_and_wait(
+                        sql, parameters, attempt_context, action, index, fetch
+                    )
+            except EngineError as error:
+                retryable = error.retryable
+                attempt = attempt_context.attempt + 1
+                elapsed = time.monotonic() - started
+                policy = self.retry_policy
+                if not retryable or attempt > policy.max_attempts or elapsed > policy.deadline_s:
+                    raise
+                self._sleep(policy.backoff(attempt))
+                attempt_context = replace(attempt_context, attempt=attempt)
+
+    def _submit_and_wait(
+        self,
+        sql: str,
+        parameters: Sequence[QueryParameter],
+        context: JobContext,
+        action: str,
+        index: int,
+        fetch: bool,
+    ) -> tuple[JobResult, list[dict[str, Any]]]:
+        from google.api_core import exceptions as api_exceptions
+
+        client = self.client
+        identifier = job_id(context, index)
+        config = self._config(parameters, context, dry_run=False)
+        attached = False
+        started = time.monotonic()
+        try:
+            query_job = client.query(
+                sql,
+                job_config=config,
+                job_id=identifier,
+                location=self.location,
+                job_retry=None,
+            )
+        except api_exceptions.Conflict:
+            # Submitted before (a lost response, or a retried run): attach, never re-run.
+            query_job = client.get_job(identifier, location=self.location)
+            attached = True
+        except api_exceptions.GoogleAPICallError as error:
+            raise _engine_error(error, context, identifier, sql) from None
+        with self._lock:
+            self._running[identifier] = query_job
+        rows: list[dict[str, Any]] = []
+        try:
+            iterator = query_job.result(timeout=context.timeout_s or self.job_timeout_s)
+            if fetch:
+                for row in iterator:
+                    rows.append(dict(row.items()))
+                    if len(rows) > 1:
+                        break
+        except api_exceptions.GoogleAPICallError as error:
+            raise _engine_error(error, context, identifier, sql) from None
+        except BaseException:
+            # KeyboardInterrupt, Dagster's termination, timeouts: the remote job
+            # would keep running (and billing) without us.
+            self._cancel(identifier, query_job)
+            raise
+        finally:
+            with self._lock:
+                self._running.pop(identifier, None)
+        return (
+            JobResult(
+                job_id=identifier,
+                action=action,
+                sql=sql,
+                duration_s=time.monotonic() - started,
+                rows_affected=_int(getattr(query_job, "num_dml_affected_rows", None)),
+                bytes_processed=_int(getattr(query_job, "total_bytes_processed", None)),
+                bytes_billed=_int(getattr(query_job, "total_bytes_billed", None)),
+                slot_ms=_int(getattr(query_job, "slot_millis", None)),
+                url=job_url(self.project, self.location, identifier),
+                attached=attached,
+            ),
+            rows,
+        )
+
+    def _cancel(self, identifier: str, query_job: Any) -> None:
+        # Best effort: the job timeout is the backstop if cancelling fails.
+        with contextlib.suppress(Exception):
+            self.client.cancel_job(identifier, location=self.location)
+
+    def cancel_all(self) -> None:
+        """Cancel every job still running."""
+        with self._lock:
+            running = dict(self._running)
+        for identifier, query_job in running.items():
+            self._cancel(identifier, query_job)
+
+    def dry_run(self, job: Job) -> list[DryRunResult]:
+        """Bytes each statement would process (a script is dry-run as a whole)."""
+        from google.api_core import exceptions as api_exceptions
+
+        sql = job.sql(DIALECT)
+        try:
+            query_job = self.client.query(
+                sql,
+                job_config=self._config(job.parameters, None, dry_run=True),
+                location=self.location,
+            )
+        except api_exceptions.GoogleAPICallError as error:
+            raise EngineError(_message(error), sql=sql) from None
+        return [DryRunResult(sql=sql, bytes_processed=_int(query_job.total_bytes_processed))]
+
+    def table_columns(self, table: exp.Table) -> list[tuple[str, str]] | None:
+        """The schema of ``table``, or None if it does not exist."""
+        from google.api_core import exceptions as api_exceptions
+
+        reference = ".".join(part for part in (table.catalog or self.project, table.db, table.name))
+        try:
+            found = self.client.get_table(reference)
+        except api_exceptions.NotFound:
+            return None
+        return [(field.name, field.field_type) for field in found.schema]
+
+    def query_columns(
+        self, query: exp.Expression, parameters: Sequence[QueryParameter]
+    ) -> list[str]:
+        """The output columns of ``query`` from a dry run (no bytes billed)."""
+        from google.api_core import exceptions as api_exceptions
+
+        sql = query.sql(DIALECT)
+        try:
+            query_job = self.client.query(
+                sql, job_config=self._config(parameters, None, dry_run=True), location=self.location
+            )
+        except api_exceptions.GoogleAPICallError as error:
+            raise EngineError(_message(error), sql=sql) from None
+        return [field.name for field in (query_job.schema or [])]
+
+    def fetch_row(
+        self, query: exp.Expression, parameters: Sequence[QueryParameter], context: JobContext
+    ) -> dict[str, Any]:
+        """Run a single-row query (a check); only that row comes back."""
+        sql = query.sql(DIALECT)
+        _, rows = self._run(sql, parameters, context, "check", index=0, fetch=True)
+        if len(rows) != 1:
+            raise EngineError(f"{context.asset}: a check query returned {len(rows)} rows, not 1")
+        return rows[0]
+
+
+def make_client(project: str, location: str, api_endpoint: str | None) -> bigquery.Client:
+    """A client on Application Default Credentials, or anonymous on an emulator endpoint."""
+    from google.cloud import bigquery
+
+    if api_endpoint:
+        from google.auth.credentials import AnonymousCredentials
+
+        return bigquery.Client(
+            project=project,
+            location=location,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options={"api_endpoint": api_endpoint},
+        )
+    return bigquery.Client(project=project, location=location)
+
+
+def job_url(project: str, location: str, identifier: str) -> str:
+    """The job's page in the Cloud console."""
+    return (
+        f"https://console.cloud.google.com/bigquery?project={project}"
+        f"&j=bq:{location}:{identifier}&page=queryresults"
+    )
+
+
+def _parameter(parameter: QueryParameter) -> bigquery.ScalarQueryParameter:
+    from google.cloud import bigquery
+
+    return bigquery.ScalarQueryParameter(parameter.name, parameter.type, parameter.value)
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _message(error: BaseException) -> str:
+    text = str(getattr(error, "message", "") or error)
+    return text.strip().splitlines()[0] if text.strip() else type(error).__name__
+
+
+def _engine_error(
+    error: BaseException, context: JobContext, identifier: str, sql: str
+) -> EngineError:
+    reason, retryable = classify(error)
+    return EngineError(
+        f"{context.asset}: {reason}: {_message(error)}",
+        job_id=identifier,
+        sql=sql,
+        reason=reason,
+        retryable=retryable,
+    )

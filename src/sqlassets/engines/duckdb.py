@@ -1,0 +1,319 @@
+"""The embedded engine: BigQuery SQL transpiled by sqlglot and run in DuckDB.
+
+Datasets become schemas of one database file; ``gs://bucket/key`` resolves
+to ``<gcs_root>/bucket/key``. The rewrites below fix what a plain transpile
+gets wrong (``../shared/notes/local-engines.md``). Each job runs in one
+transaction, so a failed statement leaves every table as it was.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from sqlglot import expressions as exp
+
+from sqlassets.engines.base import (
+    Capabilities,
+    DryRunResult,
+    Engine,
+    EngineError,
+    JobContext,
+    JobResult,
+)
+from sqlassets.strategies import Job, Naming, inline_parameters
+from sqlassets.window import QueryParameter
+
+DIALECT = "duckdb"
+
+_READERS = {
+    "PARQUET": ("read_parquet", ()),
+    "CSV": ("read_csv", (("header", exp.true()),)),
+    "JSON": ("read_json", (("format", exp.Literal.string("newline_delimited")),)),
+}
+
+
+class DuckDBEngine(Engine):
+    """DuckDB in process: one connection shared by every job of a run."""
+
+    name = "duckdb"
+    dialect = DIALECT
+    capabilities = Capabilities(
+        query_parameters=False, dry_run_bytes=False, partitioning=False, job_labels=False
+    )
+
+    def __init__(self, database: str | Path = ":memory:", gcs_root: str | Path = "gcs"):
+        self.database = str(database)
+        self.gcs_root = Path(gcs_root)
+        self.naming = Naming()
+        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------ connection
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The shared connection, opened on first use (BigQuery's time zone: UTC)."""
+        with self._lock:
+            if self._connection is None:
+                if self.database != ":memory:":
+                    Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+                connection = duckdb.connect(self.database)
+                connection.execute("SET TimeZone = 'UTC'")
+                self._connection = connection
+            return self._connection
+
+    def close(self) -> None:
+        """Close the connection (a later job reopens it)."""
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+    # ------------------------------------------------------------ rendering
+
+    def translate(
+        self, statement: exp.Expression, parameters: dict[str, QueryParameter] | None = None
+    ) -> exp.Expression:
+        """A BigQuery statement rewritten into a tree that DuckDB runs with the same meaning."""
+        tree = inline_parameters(statement, parameters or {})
+        if isinstance(tree, exp.LoadData):
+            return self._load(tree)
+        return _rewrite(tree)
+
+    def render(self, job: Job) -> str:
+        """The DuckDB SQL of every statement of ``job``."""
+        parameters = {parameter.name: parameter for parameter in job.parameters}
+        return ";\n".join(
+            self.translate(statement, parameters).sql(DIALECT, pretty=True)
+            for statement in job.statements
+        )
+
+    def _local_uri(self, uri: str) -> str:
+        if not uri.startswith("gs://"):
+            raise EngineError(f"`{uri}` is not a gs:// URI")
+        return (self.gcs_root / uri.removeprefix("gs://")).as_posix()
+
+    def _load(self, load: exp.LoadData) -> exp.Expression:
+        """``LOAD DATA … FROM FILES`` as ``CREATE [TEMP] TABLE … AS SELECT * FROM read_*(…)``."""
+        options = {
+            (prop.name if not isinstance(prop, exp.FileFormatProperty) else "format"): prop
+            for prop in load.args["files"].expressions
+        }
+        fmt_prop = options["format"]
+        fmt = fmt_prop.this.name.upper()
+        if fmt not in _READERS:
+            raise EngineError(f"{fmt} files cannot be loaded on DuckDB; use parquet, csv or json")
+        reader, extra = _READERS[fmt]
+        uris = options["uris"].args["value"].expressions
+        local = exp.Array(
+            expressions=[exp.Literal.string(self._local_uri(uri.name)) for uri in uris]
+        )
+        arguments: list[exp.Expression] = [local]
+        arguments += [exp.EQ(this=exp.var(name), expression=value) for name, value in extra]
+        arguments.append(exp.EQ(this=exp.var("union_by_name"), expression=exp.true()))
+        select = exp.select(exp.Star()).from_(exp.Anonymous(this=reader, expressions=arguments))
+        table = load.this.copy()
+        table.set("catalog", None)
+        properties = (
+            exp.Properties(expressions=[exp.TemporaryProperty()]) if load.args.get("temp") else None
+        )
+        return exp.Create(
+            this=table, kind="TABLE", replace=True, expression=select, properties=properties
+        )
+
+    # ------------------------------------------------------------ running
+
+    def execute(self, job: Job, context: JobContext) -> JobResult:
+        """Run every statement of ``job`` in one transaction."""
+        parameters = {parameter.name: parameter for parameter in job.parameters}
+        statements = [self.translate(statement, parameters) for statement in job.statements]
+        sql = ";\n".join(statement.sql(DIALECT) for statement in statements)
+        started = time.perf_counter()
+        rows: int | None = None
+        with self._lock:
+            connection = self.connection
+            connection.execute("BEGIN TRANSACTION")
+            try:
+                for statement in statements:
+                    for schema in _schemas(statement):
+                        connection.execute(
+                            exp.Create(this=exp.Table(this=schema), kind="SCHEMA", exists=True).sql(
+                                DIALECT
+                            )
+                        )
+                    cursor = connection.execute(statement.sql(DIALECT))
+                    count = _count(cursor)
+                    if count is not None and not _is_temp(statement):
+                        rows = count
+                connection.execute("COMMIT")
+            except duckdb.Error as error:
+                connection.execute("ROLLBACK")
+                raise EngineError(
+                    f"{context.asset}: {_first_line(error)}", job_id=None, sql=sql
+                ) from None
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+        return JobResult(
+            job_id=f"duckdb-{uuid.uuid4().hex[:12]}",
+            action=job.action,
+            sql=sql,
+            duration_s=time.perf_counter() - started,
+            rows_affected=rows,
+        )
+
+    def dry_run(self, job: Job) -> list[DryRunResult]:
+        """``EXPLAIN`` each statement (DuckDB reports no bytes)."""
+        parameters = {parameter.name: parameter for parameter in job.parameters}
+        results = []
+        for statement in job.statements:
+            tree = self.translate(statement, parameters)
+            sql = tree.sql(DIALECT)
+            plan = None
+            if isinstance(tree, exp.Query) or isinstance(tree.expression, exp.Query):
+                query = tree if isinstance(tree, exp.Query) else tree.expression
+                try:
+                    rows = self.connection.execute(f"EXPLAIN {query.sql(DIALECT)}").fetchall()
+                    plan = "\n".join(str(row[-1]) for row in rows)
+                except duckdb.Error as error:
+                    plan = f"cannot explain yet: {_first_line(error)}"
+            results.append(DryRunResult(sql=sql, plan=plan))
+        return results
+
+    def table_columns(self, table: exp.Table) -> list[tuple[str, str]] | None:
+        """Columns of ``table`` from DuckDB's catalog."""
+        query = (
+            exp.select("column_name", "data_type")
+            .from_("information_schema.columns")
+            .where(
+                exp.and_(
+                    exp.column("table_schema").eq(exp.Literal.string(table.db)),
+                    exp.column("table_name").eq(exp.Literal.string(table.name)),
+                )
+            )
+            .order_by("ordinal_position")
+        )
+        with self._lock:
+            rows = self.connection.execute(query.sql(DIALECT)).fetchall()
+        return [(str(name), str(kind)) for name, kind in rows] or None
+
+    def query_columns(
+        self, query: exp.Expression, parameters: Sequence[QueryParameter]
+    ) -> list[str]:
+        """``DESCRIBE`` the translated query."""
+        tree = self.translate(query, {parameter.name: parameter for parameter in parameters})
+        with self._lock:
+            try:
+                rows = self.connection.execute(f"DESCRIBE {tree.sql(DIALECT)}").fetchall()
+            except duckdb.Error as error:
+                raise EngineError(_first_line(error), sql=tree.sql(DIALECT)) from None
+        return [str(row[0]) for row in rows]
+
+    def fetch_row(
+        self, query: exp.Expression, parameters: Sequence[QueryParameter], context: JobContext
+    ) -> dict[str, Any]:
+        """Run a single-row query; more or fewer rows is an error."""
+        tree = self.translate(query, {parameter.name: parameter for parameter in parameters})
+        with self._lock:
+            try:
+                cursor = self.connection.execute(tree.sql(DIALECT))
+                rows = cursor.fetchmany(2)
+            except duckdb.Error as error:
+                raise EngineError(f"{context.asset}: {_first_line(error)}") from None
+            names = [column[0] for column in cursor.description or ()]
+        if len(rows) != 1:
+            raise EngineError(f"{context.asset}: a check query returned {len(rows)} rows, not 1")
+        return dict(zip(names, rows[0], strict=True))
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _count(cursor: duckdb.DuckDBPyConnection) -> int | None:
+    description = cursor.description or []
+    if len(description) == 1 and description[0][0] == "Count":
+        row = cursor.fetchone()
+        return int(row[0]) if row else None
+    return None
+
+
+def _is_temp(statement: exp.Expression) -> bool:
+    properties = statement.args.get("properties")
+    return isinstance(statement, exp.Create) and bool(
+        properties and properties.find(exp.TemporaryProperty)
+    )
+
+
+def _schemas(statement: exp.Expression) -> list[str]:
+    """Schemas a statement writes to, created first (BigQuery datasets exist beforehand)."""
+    target = statement.this if isinstance(statement, exp.Create | exp.Merge) else None
+    if isinstance(target, exp.Table) and target.db and not _is_temp(statement):
+        return [target.db]
+    return []
+
+
+def _rewrite(tree: exp.Expression) -> exp.Expression:
+    """BigQuery-to-DuckDB fixes on top of sqlglot's transpile (notes/local-engines.md)."""
+    tree = tree.transform(_fix_in_place, copy=False)
+    # Wrapping fixes change a node's parent; collect first, then wrap each where it stands.
+    wrapped = [
+        node
+        for node in tree.find_all(exp.Extract, exp.DateAdd, exp.DateSub, exp.DateTrunc)
+        if not isinstance(node, exp.Extract) or node.this.name.upper() == "DAYOFWEEK"
+    ]
+    for node in wrapped:
+        parent, key, index = node.parent, node.arg_key, node.index
+        if isinstance(node, exp.Extract):
+            # BigQuery counts Sunday as 1, DuckDB as 0.
+            replacement: exp.Expression = exp.Paren(
+                this=exp.Add(this=node, expression=exp.Literal.number(1))
+            )
+        elif isinstance(parent, exp.Cast):
+            continue
+        else:
+            # BigQuery's DATE_ADD/DATE_SUB/DATE_TRUNC return DATE; DuckDB's return TIMESTAMP.
+            replacement = exp.Cast(this=node, to=exp.DataType.build("DATE"))
+        if parent is not None and key is not None:
+            parent.set(key, replacement, index)
+    return tree
+
+
+def _fix_in_place(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, exp.Table) and node.args.get("catalog") is not None:
+        # No projects on DuckDB: `proj.ds.t` is schema `ds`, table `t`.
+        node.set("catalog", None)
+    elif (
+        isinstance(node, exp.DataType)
+        and node.this == exp.DataType.Type.DECIMAL
+        and not node.expressions
+    ):
+        # BigQuery NUMERIC is DECIMAL(38, 9); DuckDB's default would be (18, 3).
+        node.set(
+            "expressions",
+            [
+                exp.DataTypeParam(this=exp.Literal.number(38)),
+                exp.DataTypeParam(this=exp.Literal.number(9)),
+            ],
+        )
+    elif isinstance(node, exp.Properties):
+        node.set(
+            "expressions",
+            [
+                prop
+                for prop in node.expressions
+                if not isinstance(prop, exp.PartitionedByProperty | exp.ClusterProperty)
+            ],
+        )
+    elif (
+        isinstance(node, exp.Insert) and isinstance(node.this, exp.Var) and node.this.name == "ROW"
+    ):
+        # MERGE … INSERT ROW inserts the source's columns; DuckDB says BY NAME.
+        node.set("this", exp.var("BY NAME"))
+    return node
