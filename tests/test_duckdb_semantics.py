@@ -184,6 +184,9 @@ def test_unpartitioned_parquet_load(env) -> None:
     assert _rows(engine, "SELECT COUNT(*) FROM raw.events") == [(7,)]
 
 
+PER_DAY = "SELECT order_date::TEXT, SUM(amount) FROM raw.orders GROUP BY 1 ORDER BY 1"
+
+
 def test_partitioned_csv_load_replaces_only_its_days(env) -> None:
     project, engine, root = env
     for day, amount in (("2024-01-01", 1), ("2024-01-02", 2), ("2024-01-03", 3)):

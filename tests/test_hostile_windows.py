@@ -26,7 +26,7 @@ HOSTILE = [
     "`eu`",
     "eu\n; DROP TABLE x",
     "eu\\",
-    "ｅｕ",
+    "\uff45\uff55",  # fullwidth "eu"
     "2024\u200b-01-01",
     "2024-01-01\x00",
     "eu" * 500,
