@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,7 +54,10 @@ class JobContext:
     """Who runs a job and under which limits; becomes labels and the job id."""
 
     asset: str
-    run_id: str = "manual"
+    run_id: str = field(default_factory=lambda: f"manual-{uuid.uuid4().hex}")
+    """Dagster's run id; outside Dagster a fresh id, so each invocation runs anew."""
+    step: str = ""
+    """Distinguishes jobs of one asset run (default: the job's action, e.g. ``merge``)."""
     window: str = "all"
     attempt: int = 1
     labels: Mapping[str, str] = field(default_factory=dict)

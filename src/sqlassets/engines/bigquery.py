@@ -79,11 +79,11 @@ def label_value(text: str) -> str:
     return cleaned
 
 
-def job_id(context: JobContext, index: int) -> str:
-    """The deterministic id of job ``index`` of a run: the same inputs, the same id."""
+def job_id(context: JobContext, step: str) -> str:
+    """The deterministic id of one step of a run: the same inputs, the same id."""
     digest = hashlib.sha256(
         "|".join(
-            (context.run_id, context.asset, context.window, str(index), str(context.attempt))
+            (context.run_id, context.asset, context.window, step, str(context.attempt))
         ).encode()
     ).hexdigest()[:20]
     slug = re.sub(r"[^A-Za-z0-9_]+", "_", context.asset)[:60]
@@ -148,6 +148,7 @@ class BigQueryEngine(Engine):
         max_concurrent_jobs: int = 8,
         retry_policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        request_retry: Any = None,
     ):
         self.project = project
         self.location = location
@@ -161,6 +162,8 @@ class BigQueryEngine(Engine):
         self._running: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._sleep = sleep
+        self._request_retry = request_retry
+        self._datasets: set[str] = set()
 
     @classmethod
     def from_target(
@@ -235,7 +238,8 @@ class BigQueryEngine(Engine):
 
     def execute(self, job: Job, context: JobContext) -> JobResult:
         """Run ``job`` exactly once (attaching on 409), retrying only safe failures."""
-        result, _ = self._run(job.sql(DIALECT), job.parameters, context, job.action, index=0)
+        self._ensure_datasets(written_datasets(job.statements))
+        result, _ = self._run(job.sql(DIALECT), job.parameters, context, job.action)
         return result
 
     def _run(
@@ -244,7 +248,6 @@ class BigQueryEngine(Engine):
         parameters: Sequence[QueryParameter],
         context: JobContext,
         action: str,
-        index: int,
         fetch: bool = False,
     ) -> tuple[JobResult, list[dict[str, Any]]]:
         from dataclasses import replace
@@ -254,9 +257,7 @@ class BigQueryEngine(Engine):
         while True:
             try:
                 with self._slots:
-                    return self._submit_and_wait(
-                        sql, parameters, attempt_context, action, index, fetch
-                    )
+                    return self._submit_and_wait(sql, parameters, attempt_context, action, fetch)
             except EngineError as error:
                 retryable = error.retryable
                 attempt = attempt_context.attempt + 1
@@ -273,23 +274,27 @@ class BigQueryEngine(Engine):
         parameters: Sequence[QueryParameter],
         context: JobContext,
         action: str,
-        index: int,
         fetch: bool,
     ) -> tuple[JobResult, list[dict[str, Any]]]:
         from google.api_core import exceptions as api_exceptions
 
         client = self.client
-        identifier = job_id(context, index)
+        identifier = job_id(context, context.step or action)
         config = self._config(parameters, context, dry_run=False)
         attached = False
         started = time.monotonic()
         try:
+            options: dict[str, Any] = {}
+            if self._request_retry is not None:
+                options["retry"] = self._request_retry
+            # A fixed job id: retried inserts of a job that was created come back 409.
             query_job = client.query(
                 sql,
                 job_config=config,
                 job_id=identifier,
                 location=self.location,
                 job_retry=None,
+                **options,
             )
         except api_exceptions.Conflict:
             # Submitted before (a lost response, or a retried run): attach, never re-run.
@@ -332,6 +337,19 @@ class BigQueryEngine(Engine):
             ),
             rows,
         )
+
+    def _ensure_datasets(self, datasets: Sequence[tuple[str, str]]) -> None:
+        """Create the datasets a job writes to, once per engine (BigQuery needs them first)."""
+        from google.cloud import bigquery
+
+        for project, dataset in datasets:
+            key = f"{project or self.project}.{dataset}"
+            if key in self._datasets:
+                continue
+            reference = bigquery.Dataset(key)
+            reference.location = self.location
+            self.client.create_dataset(reference, exists_ok=True)
+            self._datasets.add(key)
 
     def _cancel(self, identifier: str, query_job: Any) -> None:
         # Best effort: the job timeout is the backstop if cancelling fails.
@@ -391,10 +409,26 @@ class BigQueryEngine(Engine):
     ) -> dict[str, Any]:
         """Run a single-row query (a check); only that row comes back."""
         sql = query.sql(DIALECT)
-        _, rows = self._run(sql, parameters, context, "check", index=0, fetch=True)
+        _, rows = self._run(sql, parameters, context, "check", fetch=True)
         if len(rows) != 1:
             raise EngineError(f"{context.asset}: a check query returned {len(rows)} rows, not 1")
         return rows[0]
+
+
+def written_datasets(statements: Sequence[exp.Expression]) -> list[tuple[str, str]]:
+    """``(project, dataset)`` of each permanent table the statements create or write."""
+    found: dict[tuple[str, str], None] = {}
+    for statement in statements:
+        if not isinstance(statement, exp.Create | exp.Merge | exp.LoadData):
+            continue
+        properties = statement.args.get("properties")
+        temporary = statement.args.get("temp") or (
+            properties is not None and properties.find(exp.TemporaryProperty) is not None
+        )
+        table = statement.this
+        if not temporary and isinstance(table, exp.Table) and table.db:
+            found.setdefault((table.catalog, table.db))
+    return list(found)
 
 
 def make_client(project: str, location: str, api_endpoint: str | None) -> bigquery.Client:

@@ -1,0 +1,204 @@
+"""The BigQuery engine against a fake transport, for what no emulator can do:
+LOAD DATA, dry-run bytes, byte limits, lost responses and 409s, classified
+retries and cancellation on interruption."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from google.api_core.retry import Retry
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery
+
+from sqlassets.engines.base import EngineError, JobContext
+from sqlassets.engines.bigquery import BigQueryEngine, RetryPolicy, classify, label_value
+from sqlassets.execution import model_jobs, resolve_window
+from sqlassets.project import load_project
+from sqlassets.strategies import Naming
+from tests.fakes.bigquery_transport import FakeBigQuery, Outcome
+
+ROOT = Path(__file__).parent / "fixtures" / "golden"
+PROJECT = load_project(ROOT, display_base=ROOT).raise_for_errors()
+
+
+@pytest.fixture
+def fake() -> FakeBigQuery:
+    return FakeBigQuery()
+
+
+@pytest.fixture
+def engine(fake: FakeBigQuery) -> BigQueryEngine:
+    client = bigquery.Client(project="acme-prod", credentials=AnonymousCredentials(), _http=fake)
+    sleeps: list[float] = []
+    built = BigQueryEngine(
+        "acme-prod",
+        location="EU",
+        naming=Naming(project="acme-prod", dataset_suffix="_prod"),
+        client_factory=lambda: client,
+        maximum_bytes_billed=10**9,
+        job_timeout_s=600,
+        retry_policy=RetryPolicy(max_attempts=3),
+        sleep=sleeps.append,
+        # The client's own request retry, with instant backoff for the test.
+        request_retry=Retry(initial=0.001, maximum=0.001, multiplier=1, timeout=5),
+    )
+    built.sleeps = sleeps  # type: ignore[attr-defined]
+    return built
+
+
+def _jobs(name: str, **window: str):
+    model = PROJECT.models[name]
+    return model_jobs(PROJECT, model, _engine_for_render(), resolve_window(model, **window))
+
+
+def _engine_for_render() -> BigQueryEngine:
+    return BigQueryEngine("acme-prod", naming=Naming(project="acme-prod", dataset_suffix="_prod"))
+
+
+def _inserts(fake: FakeBigQuery) -> list[dict]:
+    return [
+        body for method, path, body in fake.requests if method == "POST" and path.endswith("/jobs")
+    ]
+
+
+def test_load_data_job_carries_sql_labels_limits_and_timeout(fake, engine) -> None:
+    (job,) = _jobs("raw.orders", start="2024-01-01", end="2024-01-03")
+    context = JobContext(
+        "raw.orders", run_id="run-1", window="2024-01-01..2024-01-02", labels={"team": "Data"}
+    )
+    result = engine.execute(job, context)
+    (body,) = _inserts(fake)
+    query = body["configuration"]["query"]
+    assert query["query"] == job.sql("bigquery")
+    assert query["query"].startswith("LOAD DATA INTO TEMP TABLE _sqlassets_load_")
+    assert (
+        "uris=['gs://acme-landing/orders/20240101/*.csv', 'gs://acme-landing/orders/20240102/*.csv']"
+        in query["query"]
+    )
+    assert body["configuration"]["labels"] == {
+        "team": "data",
+        "sqlassets_asset": "raw_orders",
+        "dagster_run_id": "run-1",
+        "sqlassets_window": "2024-01-01_2024-01-02",
+    }
+    assert query["maximumBytesBilled"] == str(10**9)
+    assert body["configuration"]["jobTimeoutMs"] == "600000"
+    assert body["jobReference"]["jobId"] == result.job_id
+    assert fake.datasets == ["raw_prod"]
+    assert (result.bytes_processed, result.bytes_billed, result.slot_ms, result.rows_affected) == (
+        1_000_000,
+        1_000_000,
+        42,
+        3,
+    )
+
+
+def test_a_per_model_byte_limit_wins_over_the_target_default(fake, engine) -> None:
+    job = _jobs("marts.customers")[1]
+    engine.execute(job, JobContext("marts.customers", maximum_bytes_billed=5 * 10**9))
+    assert _inserts(fake)[0]["configuration"]["query"]["maximumBytesBilled"] == str(5 * 10**9)
+
+
+def test_dry_run_reports_bytes_and_bills_nothing(fake, engine) -> None:
+    fake.bytes_processed = 123_456_789
+    (result,) = engine.dry_run(_jobs("marts.daily_revenue", partition="2024-01-02")[1])
+    assert result.bytes_processed == 123_456_789
+    (body,) = _inserts(fake)
+    assert body["configuration"]["dryRun"] is True
+    assert fake.executions == {}
+
+
+def test_a_lost_insert_response_attaches_to_the_job_and_runs_it_once(fake, engine) -> None:
+    fake.outcomes = [Outcome(lose_response=True)]
+    job = _jobs("marts.customers")[1]
+    result = engine.execute(job, JobContext("marts.customers", run_id="run-lost"))
+    assert result.attached is True
+    assert fake.executions == {result.job_id: 1}
+    assert len(_inserts(fake)) == 2  # the lost one, then the retry that got 409
+
+
+def test_a_run_retried_after_a_crash_attaches_to_its_jobs(fake, engine) -> None:
+    jobs = _jobs("marts.daily_revenue", partition="2024-01-02")
+    context = JobContext("marts.daily_revenue", run_id="run-crash", window="2024-01-02")
+    first = [engine.execute(job, context) for job in jobs]
+    second = [engine.execute(job, context) for job in jobs]
+    assert [r.attached for r in second] == [True, True]
+    assert sorted(fake.executions.values()) == [1, 1]
+    assert {r.job_id for r in first} == {r.job_id for r in second}
+
+
+@pytest.mark.parametrize(
+    ("reason", "retried"),
+    [
+        ("jobBackendError", True),
+        ("jobInternalError", True),
+        ("jobRateLimitExceeded", True),
+        ("backendError", True),
+        ("invalidQuery", False),
+        ("quotaExceeded", False),
+        ("bytesBilledLimitExceeded", False),
+        ("accessDenied", False),
+    ],
+)
+def test_failed_jobs_are_retried_only_for_safe_reasons(
+    fake, engine, reason: str, retried: bool
+) -> None:
+    fake.outcomes = [Outcome(job_error=reason, message=f"injected {reason}")]
+    job = _jobs("marts.customers")[1]
+    context = JobContext("marts.customers", run_id="run-retry")
+    if retried:
+        result = engine.execute(job, context)
+        assert result.job_id.endswith("_a2")
+        assert len(fake.executions) == 2
+        assert len(engine.sleeps) == 1  # type: ignore[attr-defined]
+    else:
+        with pytest.raises(EngineError, match=reason):
+            engine.execute(job, context)
+        assert len(fake.executions) == 1
+        assert engine.sleeps == []  # type: ignore[attr-defined]
+
+
+def test_retries_stop_after_the_attempt_limit(fake, engine) -> None:
+    fake.outcomes = [Outcome(job_error="jobBackendError")] * 3
+    with pytest.raises(EngineError, match="jobBackendError"):
+        engine.execute(_jobs("marts.customers")[1], JobContext("marts.customers"))
+    assert len(fake.executions) == 3
+
+
+def test_serialization_conflicts_are_retryable_despite_invalid_query() -> None:
+    class Conflict(Exception):
+        errors = [{"reason": "invalidQuery"}]
+        message = "Could not serialize access to table t due to concurrent update"
+
+    assert classify(Conflict()) == ("concurrentUpdate", True)
+
+
+def test_bytes_billed_limit_as_http_500_is_not_retried() -> None:
+    class Limit(Exception):
+        code = 500
+        errors = [{"reason": "bytesBilledLimitExceeded"}]
+
+    assert classify(Limit()) == ("bytesBilledLimitExceeded", False)
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, SystemExit, TimeoutError])
+def test_an_interruption_while_waiting_cancels_the_job(fake, engine, interruption) -> None:
+    fake.outcomes = [Outcome(never_finishes=True)]
+    polls: list[str] = []
+
+    def interrupt(job_id: str) -> None:
+        polls.append(job_id)
+        if len(polls) == 2:
+            raise interruption()
+
+    fake.on_poll = interrupt
+    with pytest.raises(interruption):
+        engine.execute(_jobs("marts.customers")[1], JobContext("marts.customers"))
+    assert fake.cancelled == [polls[0]]
+
+
+def test_label_values_are_sanitized() -> None:
+    assert label_value("Marts.Daily Revenue!") == "marts_daily_revenue"
+    long = label_value("x" * 200)
+    assert len(long) <= 63
