@@ -19,6 +19,7 @@ from sqlglot.tokens import Token, TokenType
 from sqlassets.codes import Code
 from sqlassets.errors import Diagnostic, Location, Severity, SqlAssetsError, display_path
 from sqlassets.header import parse_header
+from sqlassets.lineage import ColumnSources, column_sources
 from sqlassets.spec import ModelSpec, TableRef, build_spec
 
 DIALECT = "bigquery"
@@ -49,6 +50,8 @@ class SqlAnalysis:
     has_star: bool
     statement_kinds: tuple[str, ...]
     temp_functions: tuple[str, ...] = ()
+    column_sources: ColumnSources | None = None
+    """Output column -> source ``(table, column)`` pairs; computed on request."""
 
     @property
     def dependencies(self) -> tuple[str, ...]:
@@ -60,12 +63,14 @@ class SqlAnalysis:
 _READ_PARENTS = (exp.From, exp.Join, exp.Subquery, exp.GapFill)
 
 
-def analyze_sql(sql: str, path: str = "<sql>", first_line: int = 1) -> SqlAnalysis:
+def analyze_sql(
+    sql: str, path: str = "<sql>", first_line: int = 1, lineage: bool = False
+) -> SqlAnalysis:
     """Parse BigQuery ``sql`` and extract tables read, parameters and output columns.
 
     ``first_line`` is the line of the file on which ``sql`` starts, so that
     locations point into the file. Raises :class:`SqlSyntaxError` if it does
-    not parse.
+    not parse. ``lineage`` also traces each output column to its source columns.
     """
     try:
         statements = [tree for tree in sqlglot.parse(sql, read=DIALECT) if tree is not None]
@@ -121,6 +126,7 @@ def analyze_sql(sql: str, path: str = "<sql>", first_line: int = 1) -> SqlAnalys
         has_star=has_star,
         statement_kinds=tuple(_statement_kind(tree) for tree in statements),
         temp_functions=tuple(functions),
+        column_sources=column_sources(query) if lineage and query is not None else None,
     )
 
 
@@ -298,7 +304,7 @@ class Model:
 
 
 def load_model(
-    source: Path, sql_dir: Path, display_base: Path | None = None
+    source: Path, sql_dir: Path, display_base: Path | None = None, lineage: bool = False
 ) -> tuple[Model | None, list[Diagnostic]]:
     """Load one file. Returns the model (None if it has errors) and every diagnostic."""
     path = display_path(source, display_base)
@@ -320,7 +326,7 @@ def load_model(
     is_load = spec is not None and spec.materialized == "load"
     if not is_load:
         try:
-            analysis = analyze_sql(header.body, path, header.body_line)
+            analysis = analyze_sql(header.body, path, header.body_line, lineage)
         except SqlSyntaxError as error:
             diagnostics.append(error.to_diagnostic())
         else:

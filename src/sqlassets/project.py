@@ -55,7 +55,7 @@ def _workers(jobs: int | None, files: int) -> int:
 
 
 def _load_batch(
-    files: list[Path], sql_dir: Path, display_base: Path | None
+    files: list[Path], sql_dir: Path, display_base: Path | None, lineage: bool = False
 ) -> tuple[list[Model], list[Diagnostic]]:
     """Load ``files``; in a worker process or in this one."""
     models: list[Model] = []
@@ -68,7 +68,7 @@ def _load_batch(
     gc.set_threshold(max(threshold[0], 20_000), *threshold[1:])
     try:
         for path in files:
-            model, found = load_model(path, sql_dir, display_base)
+            model, found = load_model(path, sql_dir, display_base, lineage)
             diagnostics.extend(found)
             if model is not None:
                 models.append(model)
@@ -82,13 +82,15 @@ def load_project(
     project_dir: Path | str | None = None,
     display_base: Path | None = None,
     jobs: int | None = None,
+    lineage: bool = False,
 ) -> Project:
     """Load the project in ``project_dir`` (default: found from the working directory).
 
     Never raises for problems in model files: they are returned as diagnostics
     (use :meth:`Project.raise_for_errors`). Raises :class:`ConfigError` when the
     configuration itself is unusable. ``jobs`` is the number of processes that
-    parse files (default: one per core, up to 8, for projects of 500 files or more).
+    parse files (default: one per core, up to 8, for projects of 500 files or more);
+    ``lineage`` traces output columns to source columns (Dagster needs it, lint does not).
     """
     root = Path(project_dir) if project_dir is not None else find_project_dir()
     if not root.is_dir():
@@ -109,10 +111,16 @@ def load_project(
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             results = list(
-                pool.map(_load_batch, batches, repeat(config.sql_dir), repeat(display_base))
+                pool.map(
+                    _load_batch,
+                    batches,
+                    repeat(config.sql_dir),
+                    repeat(display_base),
+                    repeat(lineage),
+                )
             )
     else:
-        results = [_load_batch(files, config.sql_dir, display_base)]
+        results = [_load_batch(files, config.sql_dir, display_base, lineage)]
     for batch_models, batch_diagnostics in results:
         models.extend(batch_models)
         diagnostics.extend(batch_diagnostics)

@@ -19,15 +19,21 @@ from sqlglot import expressions as exp
 from sqlassets.errors import SqlAssetsError
 from sqlassets.loader import DIALECT
 from sqlassets.spec import (
+    AcceptedValuesCheck,
+    CheckSpec,
+    ExpressionCheck,
     FileFormat,
     InsertOverwriteMaterialization,
     LoadMaterialization,
     MergeMaterialization,
     ModelSpec,
+    NotNullCheck,
     PartitionBy,
+    RowCountCheck,
     TableMaterialization,
     TableRef,
     TimePartitions,
+    UniqueCheck,
     ViewMaterialization,
 )
 from sqlassets.window import KEY_FORMATS, QueryParameter, Window, step
@@ -454,3 +460,92 @@ def parse_body(sql: str) -> tuple[list[exp.Expression], exp.Expression]:
     """A model body as (temp-function statements, the query)."""
     statements = [tree for tree in sqlglot.parse(sql, read=DIALECT) if tree is not None]
     return statements[:-1], statements[-1]
+
+
+# ---------------------------------------------------------------- checks
+
+
+@dataclass(frozen=True)
+class CheckQuery:
+    """A check as one remote query returning exactly one row."""
+
+    check: CheckSpec
+    query: exp.Select
+    parameters: tuple[QueryParameter, ...]
+    scoped: bool
+    """Whether the query covers only the run's window (else the whole table)."""
+
+    def passed(self, row: Mapping[str, object]) -> bool:
+        """Whether the row the query returned means the check holds."""
+        if isinstance(self.check, RowCountCheck):
+            count = int(row["row_count"] or 0)  # type: ignore[call-overload]
+            low = self.check.min if self.check.min is not None else 0
+            return low <= count and (self.check.max is None or count <= self.check.max)
+        return int(row["failures"] or 0) == 0  # type: ignore[call-overload]
+
+
+def check_query(spec: ModelSpec, check: CheckSpec, table: exp.Table, window: Window) -> CheckQuery:
+    """The single-row query of ``check`` over the materialized window of ``table``.
+
+    The window applies when the model is time-partitioned with ``@partition_by``
+    (the same condition the overwrite uses); otherwise the whole table is checked.
+    """
+    source = table.copy()
+    source.set("alias", exp.TableAlias(this=exp.to_identifier(TARGET_ALIAS)))
+    condition: exp.Expression | None = None
+    if spec.partition_by is not None and window.is_time:
+        condition = window_condition(spec.partition_by, TARGET_ALIAS)
+
+    def column(name: str) -> exp.Column:
+        return exp.column(name, table=TARGET_ALIAS)
+
+    def scoped(select: exp.Select) -> exp.Select:
+        return select.where(condition) if condition is not None else select
+
+    failures = exp.to_identifier("failures")
+    if isinstance(check, NotNullCheck):
+        nulls = exp.or_(*(exp.Is(this=column(c), expression=exp.null()) for c in check.columns))
+        query = scoped(exp.select(exp.alias_(exp.CountIf(this=nulls), failures)).from_(source))
+    elif isinstance(check, UniqueCheck):
+        keys = [column(c) for c in check.columns]
+        duplicates = (
+            scoped(exp.select(*keys).from_(source))
+            .group_by(*keys)
+            .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
+        )
+        query = exp.select(exp.alias_(exp.Count(this=exp.Star()), failures)).from_(
+            exp.Subquery(this=duplicates, alias=exp.TableAlias(this=exp.to_identifier("_d")))
+        )
+    elif isinstance(check, AcceptedValuesCheck):
+        values = [_value_literal(value) for value in check.values]
+        outside = exp.and_(
+            exp.Not(this=exp.Is(this=column(check.column), expression=exp.null())),
+            exp.Not(this=exp.In(this=column(check.column), expressions=values)),
+        )
+        query = scoped(exp.select(exp.alias_(exp.CountIf(this=outside), failures)).from_(source))
+    elif isinstance(check, RowCountCheck):
+        query = scoped(
+            exp.select(exp.alias_(exp.Count(this=exp.Star()), "row_count")).from_(source)
+        )
+    else:
+        assert isinstance(check, ExpressionCheck)
+        condition_sql = sqlglot.parse_one(check.sql, read=DIALECT)
+        qualified = condition_sql.transform(
+            lambda node: (
+                column(node.name) if isinstance(node, exp.Column) and not node.table else node
+            )
+        )
+        query = scoped(
+            exp.select(
+                exp.alias_(exp.CountIf(this=exp.Not(this=exp.Paren(this=qualified))), failures)
+            ).from_(source)
+        )
+    return CheckQuery(check, query, _with_parameters(query, window), condition is not None)
+
+
+def _value_literal(value: object) -> exp.Expression:
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int | float):
+        return exp.Literal.number(value)
+    return exp.Literal.string(str(value))
