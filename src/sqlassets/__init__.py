@@ -1,3 +1,24 @@
-"""sqlassets: a folder of BigQuery SQL files as a Dagster asset graph."""
+"""sqlassets: a folder of BigQuery SQL files as a Dagster asset graph.
+
+Dagster is imported only when its names are used, so ``sqlassets lint``
+stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from sqlassets.dagster import SqlAssetsComponent, SqlAssetsTranslator, build_definitions
+
+__all__ = ["SqlAssetsComponent", "SqlAssetsTranslator", "build_definitions"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        import sqlassets.dagster
+
+        return getattr(sqlassets.dagster, name)
+    raise AttributeError(f"module 'sqlassets' has no attribute {name!r}")

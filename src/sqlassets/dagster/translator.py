@@ -1,0 +1,158 @@
+"""From model specs to Dagster ``AssetSpec``s, one small overridable hook per property.
+
+Subclass :class:`SqlAssetsTranslator` and override a ``get_*`` method to change
+naming, grouping, tags or metadata, as with dagster-dbt's translator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+import dagster as dg
+
+from sqlassets.loader import Model, tokens
+from sqlassets.spec import Cadence, StaticPartitions, TableRef, TimePartitions
+from sqlassets.window import KEY_FORMATS
+
+_CRON = {
+    Cadence.HOURLY: "0 * * * *",
+    Cadence.DAILY: "0 0 * * *",
+    Cadence.MONTHLY: "0 0 1 * *",
+}
+
+
+@cache
+def time_partitions_def(partitions: TimePartitions) -> dg.TimeWindowPartitionsDefinition:
+    """The Dagster partitions of time partitions (weekly ones start on @start's weekday)."""
+    if partitions.cadence is Cadence.WEEKLY:
+        # cron weekday: 0 is Sunday; Python's weekday(): 0 is Monday.
+        cron = f"0 0 * * {(partitions.start.weekday() + 1) % 7}"
+    else:
+        cron = _CRON[partitions.cadence]
+    return dg.TimeWindowPartitionsDefinition(
+        cron_schedule=cron,
+        start=partitions.start,
+        end=partitions.end,
+        fmt=KEY_FORMATS[partitions.cadence],
+        timezone="UTC",
+    )
+
+
+@cache
+def static_partitions_def(partitions: StaticPartitions) -> dg.StaticPartitionsDefinition:
+    """The Dagster partitions of static keys."""
+    return dg.StaticPartitionsDefinition(list(partitions.keys))
+
+
+class SqlAssetsTranslator:
+    """Translates a model into the parts of its Dagster asset."""
+
+    def __init__(self, engine: str = "duckdb"):
+        self.engine = engine
+
+    def get_asset_key(self, model: Model) -> dg.AssetKey:
+        """``["dataset", "table"]``."""
+        return dg.AssetKey([model.spec.name.dataset, model.spec.name.table])
+
+    def get_source_key(self, ref: TableRef) -> dg.AssetKey:
+        """The key of an external source (a table that is not a model)."""
+        parts = [ref.project] if ref.project else []
+        return dg.AssetKey([*parts, ref.dataset, ref.table])
+
+    def get_group_name(self, model: Model) -> str:
+        """``@group``, else the dataset."""
+        return model.spec.group_name
+
+    def get_description(self, model: Model) -> str | None:
+        """The header's prose."""
+        return model.spec.description or None
+
+    def get_owners(self, model: Model) -> list[str]:
+        """``@owners``."""
+        return list(model.spec.owners)
+
+    def get_tags(self, model: Model) -> dict[str, str]:
+        """``@tags`` (a bare key becomes an empty value)."""
+        return dict(model.spec.tags)
+
+    def get_kinds(self, model: Model) -> set[str]:
+        """The engine and ``sql``."""
+        return {self.engine, "sql"}
+
+    def get_code_version(self, model: Model) -> str:
+        """A hash of the header's settings and the SQL's tokens (comments and spacing ignored)."""
+        settings = model.spec.model_dump_json(exclude={"description", "path", "checks"})
+        checks = [check.model_dump_json(exclude={"location"}) for check in model.spec.checks]
+        text = " ".join(token.text for token in tokens(model.sql))
+        return hashlib.sha256("\n".join([settings, *checks, text]).encode()).hexdigest()[:16]
+
+    def get_partitions_def(self, model: Model) -> dg.PartitionsDefinition | None:
+        """Time-window or static partitions from ``@partitions``/``@start``/``@end``."""
+        partitions = model.spec.partitions
+        if isinstance(partitions, TimePartitions):
+            return time_partitions_def(partitions)
+        if isinstance(partitions, StaticPartitions):
+            return static_partitions_def(partitions)
+        return None
+
+    def get_backfill_policy(self, model: Model) -> dg.BackfillPolicy | None:
+        """``single_run`` (one statement for a whole range) or ``multi_run(N)``."""
+        if model.spec.partitions is None:
+            return None
+        if model.spec.backfill.max_partitions is None:
+            return dg.BackfillPolicy.single_run()
+        return dg.BackfillPolicy.multi_run(
+            max_partitions_per_run=model.spec.backfill.max_partitions
+        )
+
+    def get_automation_condition(self, model: Model) -> dg.AutomationCondition | None:
+        """None: models run from schedules and explicit runs."""
+        return None
+
+    def get_metadata(
+        self,
+        model: Model,
+        table_name: str,
+        lineage: Mapping[str, list[dg.TableColumnDep]],
+    ) -> dict[str, Any]:
+        """Table name, columns, column lineage and where the model comes from."""
+        metadata: dict[str, Any] = {
+            "dagster/table_name": table_name,
+            "sqlassets/path": dg.MetadataValue.path(model.path),
+            "sqlassets/materialized": model.spec.materialized.value,
+        }
+        columns = model.analysis.output_columns if model.analysis else None
+        if columns:
+            metadata["dagster/column_schema"] = dg.TableSchema(
+                columns=[dg.TableColumn(name=column, type="unknown") for column in columns]
+            )
+        if lineage:
+            metadata["dagster/column_lineage"] = dg.TableColumnLineage(deps_by_column=dict(lineage))
+        if model.spec.partition_by is not None:
+            metadata["sqlassets/partition_by"] = str(model.spec.partition_by)
+        return metadata
+
+    def get_asset_spec(
+        self,
+        model: Model,
+        deps: list[dg.AssetKey],
+        table_name: str,
+        lineage: Mapping[str, list[dg.TableColumnDep]],
+    ) -> dg.AssetSpec:
+        """The whole spec; override the ``get_*`` hooks rather than this."""
+        return dg.AssetSpec(
+            key=self.get_asset_key(model),
+            deps=deps,
+            description=self.get_description(model),
+            metadata=self.get_metadata(model, table_name, lineage),
+            group_name=self.get_group_name(model),
+            code_version=self.get_code_version(model),
+            owners=self.get_owners(model),
+            tags=self.get_tags(model),
+            kinds=self.get_kinds(model),
+            partitions_def=self.get_partitions_def(model),
+            automation_condition=self.get_automation_condition(model),
+        )
