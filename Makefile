@@ -17,8 +17,8 @@ run: uv
 ## The whole test suite, plus ruff.
 test: uv
 	$(UV) sync --locked --quiet
-	$(UV) run --locked ruff check src tests bench
-	$(UV) run --locked ruff format --check src tests bench
+	$(UV) run --locked ruff check src tests bench scripts definitions.py
+	$(UV) run --locked ruff format --check src tests bench scripts definitions.py
 	$(UV) run --locked pytest
 
 ## Benchmarks (not part of the test suite).

@@ -17,6 +17,7 @@ FIRST, DAYS = date(2024, 1, 1), 60
 
 
 def main() -> None:
+    """Regenerate every sample file."""
     shutil.rmtree(ROOT, ignore_errors=True)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
@@ -69,8 +70,9 @@ def main() -> None:
         copy(orders, ROOT / "orders" / day.isoformat() / "orders.parquet", "FORMAT parquet")
         copy(
             f"""SELECT o.order_id, l.line AS line_number,
-                      'P' || lpad((1 + (length(o.order_id) * 13 + l.line * 7 + {offset}) % 40)::TEXT, 3, '0')
-                        AS product_id,
+                      'P' || lpad(
+                        (1 + (length(o.order_id) * 13 + l.line * 7 + {offset}) % 40)::TEXT, 3, '0'
+                      ) AS product_id,
                       1 + l.line % 3 AS quantity, round(o.amount / (1 + l.line), 2) AS unit_price,
                       o.updated_at
                FROM ({orders}) AS o, range(1, 3) AS l(line)""",
