@@ -8,11 +8,11 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==0.13.8"
 
-## Lint the example project in sql/ and print its dependency graph.
+## Lint the example project in sql/, then run it on DuckDB over its sample data (January 2024).
 run: uv
 	$(UV) sync --locked --quiet
 	$(UV) run --locked sqlassets lint
-	$(UV) run --locked sqlassets graph
+	$(UV) run --locked sqlassets run --start 2024-01-01 --end 2024-02-01
 
 ## The whole test suite, plus ruff.
 test: uv

@@ -268,6 +268,101 @@ def plan(
     sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
 
 
+@main.command()
+@click.option(
+    "--select",
+    "-s",
+    "selectors",
+    multiple=True,
+    help="Models: names, globs (marts.*), +name (with upstream), name+ (with downstream).",
+)
+@_window_options
+@_target_option
+@_project_dir_option
+def run(
+    selectors: tuple[str, ...],
+    partition: str | None,
+    start: str | None,
+    end: str | None,
+    target: str | None,
+    project_dir: Path | None,
+) -> None:
+    """Materialize models and their checks through Dagster, in dependency order.
+
+    Partitioned models run over --start/--end (one statement per model for the
+    whole window under single_run) or --partition; without either, their
+    latest complete partition. Unpartitioned models run once. Exits 1 when a
+    model or a blocking check fails.
+    """
+    import time
+
+    from sqlassets.dagster.run import run_project
+    from sqlassets.selection import SelectionError, select
+
+    project = _load_valid_project(project_dir)
+    try:
+        selected = select(project.graph, selectors)
+        project.config.target(target)
+    except SelectionError as error:
+        _usage(error.message)
+    except ConfigError as error:
+        _fail_config(error)
+    if (start is None) != (end is None):
+        _usage("give both --start and --end, or neither")
+    click.echo(
+        f"Running {len(selected)} model(s) on target {project.config.target_name(target)}",
+        err=True,
+    )
+    started = time.monotonic()
+
+    def progress(asset: str, event: str, details: dict) -> None:
+        if event == "started":
+            click.echo(f"  ... {asset}", err=True)
+        elif event == "materialized":
+            rows = details.get("rows")
+            shown = f", {rows} rows" if rows is not None else ""
+            click.echo(
+                f"  ok  {asset} [{details.get('window')}]{shown} in {details['duration']:.2f}s",
+                err=True,
+            )
+        elif event == "check" and not details["passed"]:
+            level = "FAIL" if details["blocking"] else "warn"
+            click.echo(f"  {level} check {asset}:{details['check']}", err=True)
+        elif event == "failed":
+            click.echo(f"  FAIL {asset}: {details.get('error')}", err=True)
+
+    outcomes = run_project(project, selected, target, partition, start, end, progress)
+    table = [("asset", "window", "status", "rows", "duration", "bytes")]
+    for outcome in outcomes:
+        status = outcome.status + (
+            f" ({', '.join(outcome.failed_checks)})" if outcome.failed_checks else ""
+        )
+        table.append(
+            (
+                outcome.name,
+                outcome.window,
+                status,
+                "-" if outcome.rows is None else str(outcome.rows),
+                "-" if outcome.duration_s is None else f"{outcome.duration_s:.2f}s",
+                "-" if outcome.bytes is None else _bytes(outcome.bytes),
+            )
+        )
+    widths = [max(len(row[column]) for row in table) for column in range(len(table[0]))]
+    click.echo("")
+    for row in table:
+        click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    for outcome in outcomes:
+        if outcome.message and not outcome.ok:
+            click.echo(f"{outcome.name}: {outcome.message}", err=True)
+    failed = [outcome for outcome in outcomes if not outcome.ok]
+    click.echo(
+        f"\n{len(outcomes) - len(failed)} of {len(outcomes)} model(s) materialized in "
+        f"{time.monotonic() - started:.1f}s",
+        err=True,
+    )
+    sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+
 def _bytes(count: int) -> str:
     size = float(count)
     for unit in ("B", "KB", "MB", "GB", "TB"):

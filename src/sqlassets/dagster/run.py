@@ -1,0 +1,231 @@
+"""``sqlassets run``: materialize selected models through Dagster, in process.
+
+Assets with different partitions cannot share one Dagster run, so the
+selection is cut into consecutive runs, each of assets with the same
+partitions, in dependency order. A failed asset, or a failed blocking check,
+skips everything downstream of it in later runs (within a run Dagster does).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import dagster as dg
+
+from sqlassets.dagster.definitions import definitions_for, progress_hook
+from sqlassets.dagster.resources import DuckDBEngineResource
+from sqlassets.dagster.translator import SqlAssetsTranslator
+from sqlassets.execution import resolve_window
+from sqlassets.project import Project
+from sqlassets.spec import Backfill, StaticPartitions, TimePartitions
+from sqlassets.window import WindowError
+
+
+@dataclass
+class Outcome:
+    """What happened to one asset in a run."""
+
+    name: str
+    window: str = "-"
+    status: str = "skipped"
+    rows: int | None = None
+    bytes: int | None = None
+    duration_s: float | None = None
+    message: str = ""
+    failed_checks: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Materialized with no blocking check failed."""
+        return self.status in ("materialized", "warned")
+
+
+@dataclass(frozen=True)
+class _Batch:
+    names: tuple[str, ...]
+    partition_key: str | None = None
+    key_range: tuple[str, str] | None = None
+    label: str = "all"
+
+
+def _group_key(project: Project, name: str) -> tuple[Any, ...]:
+    spec = project.models[name].spec
+    partitions: TimePartitions | StaticPartitions | None = spec.partitions
+    backfill: Backfill = spec.backfill
+    return (partitions, backfill.max_partitions if partitions is not None else None)
+
+
+def plan_batches(project: Project, selected: set[str]) -> list[list[str]]:
+    """Selected models in dependency order, cut where the partitions change."""
+    graph = project.graph
+    remaining = {name: {p for p in graph.upstream[name] if p in selected} for name in selected}
+    groups: list[list[str]] = []
+    current: tuple[Any, ...] | None = None
+    while remaining:
+        ready = sorted(name for name, parents in remaining.items() if not parents)
+        if not ready:  # pragma: no cover - a valid project has no cycle
+            raise RuntimeError("cycle among selected models")
+        same = [name for name in ready if _group_key(project, name) == current]
+        pick = same[0] if same else ready[0]
+        key = _group_key(project, pick)
+        if key != current or not groups:
+            groups.append([])
+            current = key
+        groups[-1].append(pick)
+        del remaining[pick]
+        for parents in remaining.values():
+            parents.discard(pick)
+    return groups
+
+
+def _batches(
+    project: Project,
+    names: list[str],
+    partition: str | None,
+    start: str | None,
+    end: str | None,
+    now: datetime | None,
+) -> list[_Batch]:
+    model = project.models[names[0]]
+    spec = model.spec
+    if spec.partitions is None:
+        return [_Batch(tuple(names))]
+    if spec.static_partitions is not None and partition is None:
+        keys = spec.static_partitions.keys
+        return [_Batch(tuple(names), partition_key=key, label=key) for key in keys]
+    window = resolve_window(model, partition, start, end, now)
+    keys = list(window.keys)
+    size = spec.backfill.max_partitions or len(keys)
+    batches = []
+    for index in range(0, len(keys), size):
+        chunk = keys[index : index + size]
+        label = chunk[0] if len(chunk) == 1 else f"{chunk[0]}..{chunk[-1]}"
+        if len(chunk) == 1:
+            batches.append(_Batch(tuple(names), partition_key=chunk[0], label=label))
+        else:
+            batches.append(_Batch(tuple(names), key_range=(chunk[0], chunk[-1]), label=label))
+    return batches
+
+
+def run_project(
+    project: Project,
+    selected: set[str],
+    target: str | None = None,
+    partition: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    on_progress: Callable[[str, str, Any], None] | None = None,
+    now: datetime | None = None,
+) -> list[Outcome]:
+    """Materialize ``selected`` models (and their checks); one outcome per model."""
+    translator = SqlAssetsTranslator(engine=project.config.target(target).engine)
+    defs = definitions_for(project, target, translator)
+    assets = list(defs.assets or [])
+    resources = dict(defs.resources or {})
+    outcomes = {name: Outcome(name) for name in selected}
+    blocked: set[str] = set()
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    keys = {name: translator.get_asset_key(project.models[name]) for name in selected}
+    names_by_key = {key: name for name, key in keys.items()}
+    hook = on_progress or (lambda *_: None)
+    try:
+        with progress_hook(hook), instance or dg.DagsterInstance.ephemeral() as active:
+            for group in plan_batches(project, selected):
+                runnable = [name for name in group if not (project.graph.ancestors(name) & blocked)]
+                for name in set(group) - set(runnable):
+                    outcomes[name].message = "an upstream model or blocking check failed"
+                    blocked.add(name)
+                if not runnable:
+                    continue
+                try:
+                    batches = _batches(project, runnable, partition, start, end, now)
+                except WindowError as error:
+                    for name in runnable:
+                        outcomes[name].status = "failed"
+                        outcomes[name].message = error.message
+                        blocked.add(name)
+                    continue
+                for batch in batches:
+                    _run_batch(batch, assets, resources, active, keys, names_by_key, outcomes)
+                    blocked |= {name for name in batch.names if not outcomes[name].ok}
+    finally:
+        DuckDBEngineResource.close_all()
+    return [outcomes[name] for name in project.graph.order if name in outcomes]
+
+
+def _run_batch(
+    batch: _Batch,
+    assets: Sequence[Any],
+    resources: dict[str, Any],
+    instance: dg.DagsterInstance,
+    keys: dict[str, dg.AssetKey],
+    names_by_key: dict[dg.AssetKey, str],
+    outcomes: dict[str, Outcome],
+) -> None:
+    tags = {}
+    if batch.key_range is not None:
+        tags = {
+            "dagster/asset_partition_range_start": batch.key_range[0],
+            "dagster/asset_partition_range_end": batch.key_range[1],
+        }
+    result = dg.materialize(
+        assets,
+        selection=dg.AssetSelection.assets(*(keys[name] for name in batch.names)),
+        partition_key=batch.partition_key,
+        tags=tags,
+        instance=instance,
+        resources=resources,
+        raise_on_error=False,
+        # Progress comes from sqlassets; Dagster's own console logs only when things go wrong.
+        run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+    )
+    for name in batch.names:
+        outcome = outcomes[name]
+        outcome.window = (
+            batch.label if outcome.window == "-" else f"{outcome.window}, {batch.label}"
+        )
+        if outcome.status in ("skipped",):
+            outcome.message = outcome.message or "not run (an upstream step failed)"
+    for event in result.get_asset_materialization_events():
+        name = names_by_key.get(event.asset_key)
+        if name is None:
+            continue
+        metadata = event.materialization.metadata
+        outcome = outcomes[name]
+        outcome.status = "materialized" if outcome.status != "failed" else outcome.status
+        outcome.message = ""
+        outcome.rows = _value(metadata.get("sqlassets/rows_affected"))
+        outcome.bytes = _value(metadata.get("sqlassets/bytes_processed"))
+        duration = _value(metadata.get("sqlassets/duration_s"))
+        outcome.duration_s = (outcome.duration_s or 0.0) + float(duration or 0.0)
+    for evaluation in result.get_asset_check_evaluations():
+        name = names_by_key.get(evaluation.asset_key)
+        if name is None or evaluation.passed:
+            continue
+        outcome = outcomes[name]
+        outcome.failed_checks.append(evaluation.check_name)
+        if evaluation.severity == dg.AssetCheckSeverity.ERROR:
+            outcome.status = "check failed"
+        elif outcome.status == "materialized":
+            outcome.status = "warned"
+    for failure in result.get_step_failure_events():
+        for name in batch.names:
+            if failure.step_key and failure.step_key.startswith("__".join(keys[name].path)):
+                outcome = outcomes[name]
+                outcome.status = "failed"
+                data = failure.step_failure_data
+                outcome.message = (
+                    data.user_failure_data.description
+                    if data.user_failure_data and data.user_failure_data.description
+                    else data.error.message.strip().splitlines()[0]
+                    if data.error
+                    else "failed"
+                )
+
+
+def _value(entry: Any) -> Any:
+    return getattr(entry, "value", entry)
