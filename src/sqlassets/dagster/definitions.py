@@ -375,9 +375,7 @@ def _schedules(
         name = "__".join(keys[model_name].path).replace("-", "_")
         partitions = translator.get_partitions_def(model)
         job = dg.define_asset_job(
-            f"{name}__job",
-            selection=dg.AssetSelection.assets(keys[model_name]),
-            partitions_def=partitions,
+            f"{name}__job", selection=dg.AssetSelection.assets(keys[model_name])
         )
         if partitions is None:
             schedules.append(
@@ -397,9 +395,10 @@ def _partitioned_schedule(
     def latest_partition(context: dg.ScheduleEvaluationContext) -> Any:
         now = context.scheduled_execution_time or datetime.now(UTC)
         if isinstance(partitions, dg.TimeWindowPartitionsDefinition):
-            key = partitions.get_last_partition_key(current_time=now)
-            if key is None:
+            keys = partitions.get_partition_keys(current_time=now)
+            if not keys:
                 return dg.SkipReason("no complete partition yet")
+            key = keys[-1]
             return dg.RunRequest(run_key=f"{name}:{key}", partition_key=key)
         return [
             dg.RunRequest(run_key=f"{name}:{key}:{now:%Y%m%d%H%M}", partition_key=key)
