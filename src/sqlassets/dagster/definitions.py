@@ -256,7 +256,7 @@ def _materialize(
     for window in windows:
         job_context = JobContext(
             asset=model.name,
-            run_id=context.run_id,
+            run_id=context.run.run_id,
             window=window.label(),
             attempt=context.retry_number + 1,
             labels=dict(spec.labels),

@@ -216,6 +216,8 @@ def _run_batch(
         for name in batch.names:
             if failure.step_key and failure.step_key.startswith("__".join(keys[name].path)):
                 outcome = outcomes[name]
+                if outcome.status == "check failed":
+                    continue  # Dagster fails the step after a blocking check fails
                 outcome.status = "failed"
                 data = failure.step_failure_data
                 outcome.message = (

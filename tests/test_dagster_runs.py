@@ -1,0 +1,127 @@
+"""Materializing through Dagster, in process, on DuckDB: the example project, a
+30-day single-run backfill, and the failure paths."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from sqlassets.dagster import definitions_for
+from sqlassets.dagster.resources import DuckDBEngineResource
+from sqlassets.dagster.run import run_project
+from sqlassets.project import load_project
+from sqlassets.selection import select
+from tests.helpers import write_project
+
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = '[tool.sqlassets.targets.local]\nengine = "duckdb"\npath = "warehouse.duckdb"\n'
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "sql", tmp_path / "sql")
+    shutil.copytree(ROOT / "gcs", tmp_path / "gcs")
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT)
+    yield tmp_path
+    DuckDBEngineResource.close_all()
+
+
+def _query(root: Path, sql: str) -> list[tuple]:
+    DuckDBEngineResource.close_all()  # release the run's connection before reading
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def test_the_example_project_runs_end_to_end(example: Path) -> None:
+    project = load_project(example, lineage=True).raise_for_errors()
+    outcomes = run_project(project, set(project.models), start="2024-01-01", end="2024-02-01")
+    assert {o.name: o.status for o in outcomes} == {name: "materialized" for name in project.models}
+    assert _query(example, "SELECT COUNT(*) FROM raw.orders") == [(455,)]
+    days = _query(
+        example,
+        "SELECT MIN(order_date)::TEXT, MAX(order_date)::TEXT, COUNT(DISTINCT order_date) "
+        "FROM marts.daily_revenue",
+    )
+    assert days == [("2024-01-01", "2024-01-31", 31)]
+    assert (
+        _query(
+            example,
+            "SELECT COUNT(*) FROM marts.monthly_revenue WHERE revenue_month = DATE '2024-01-01'",
+        )[0][0]
+        > 0
+    )
+
+
+def test_a_30_day_single_run_backfill_sends_one_statement_per_asset(example: Path) -> None:
+    project = load_project(example, lineage=True).raise_for_errors()
+    upstream = select(project.graph, ["+marts.daily_revenue"]) - {"marts.daily_revenue"}
+    run_project(project, upstream, start="2024-01-01", end="2024-01-31")
+    defs = definitions_for(project)
+    result = dg.materialize(
+        list(defs.assets or []),
+        selection=[dg.AssetKey(["marts", "daily_revenue"])],
+        resources=dict(defs.resources or {}),
+        tags={
+            "dagster/asset_partition_range_start": "2024-01-01",
+            "dagster/asset_partition_range_end": "2024-01-30",
+        },
+    )
+    assert result.success
+    events = result.get_asset_materialization_events()
+    # Dagster records one materialization per partition of the range, all from one step.
+    assert sorted(e.materialization.partition for e in events)[::29] == ["2024-01-01", "2024-01-30"]
+    assert len({str(e.materialization.metadata["sqlassets/job_ids"].value) for e in events}) == 1
+    metadata = events[0].materialization.metadata
+    assert metadata["sqlassets/window"].value == "2024-01-01..2024-01-30"
+    job_ids = metadata["sqlassets/job_ids"].value
+    assert len(job_ids) == 2  # create-if-missing, then ONE overwrite for all 30 days
+    assert metadata["sqlassets/sql"].value.count("MERGE INTO") == 1
+    assert _query(example, "SELECT COUNT(DISTINCT order_date) FROM marts.daily_revenue") == [(30,)]
+
+
+FAILING = {
+    "pyproject.toml": PYPROJECT,
+    "sql/src/numbers.sql": "SELECT x, CAST(label AS INT64) AS label_num FROM raw.numbers_src",
+    "sql/src/guarded.sql": ("-- @check: expression(x > 0)\nSELECT x FROM raw.numbers_src"),
+    "sql/marts/after_guard.sql": "SELECT x * 2 AS y FROM src.guarded",
+    "sql/marts/after_numbers.sql": "SELECT label_num FROM src.numbers",
+}
+
+
+def _source(root: Path, rows: list[tuple[int, str]]) -> None:
+    DuckDBEngineResource.close_all()
+    with duckdb.connect(str(root / "warehouse.duckdb")) as connection:
+        connection.execute("CREATE SCHEMA IF NOT EXISTS raw")
+        connection.execute("CREATE OR REPLACE TABLE raw.numbers_src (x INT, label TEXT)")
+        connection.executemany("INSERT INTO raw.numbers_src VALUES (?, ?)", rows)
+
+
+def test_failures_stop_downstream_keep_tables_and_recover(tmp_path: Path) -> None:
+    write_project(tmp_path, FAILING)
+    project = load_project(tmp_path).raise_for_errors()
+    _source(tmp_path, [(1, "1"), (2, "2")])
+    first = {o.name: o for o in run_project(project, set(project.models))}
+    assert all(o.status == "materialized" for o in first.values())
+    assert _query(tmp_path, "SELECT label_num FROM src.numbers ORDER BY 1") == [(1,), (2,)]
+
+    # A bad value makes src.numbers fail; a negative x fails guarded's blocking check.
+    _source(tmp_path, [(-1, "1"), (3, "three")])
+    second = {o.name: o for o in run_project(project, set(project.models))}
+    assert second["src.numbers"].status == "failed"
+    assert "three" in second["src.numbers"].message
+    assert second["marts.after_numbers"].status == "skipped"
+    assert second["src.guarded"].status == "check failed"
+    assert second["src.guarded"].failed_checks == ["expression"]
+    assert second["marts.after_guard"].status == "skipped"
+    # The failed model's table is as it was; downstream tables kept their old rows.
+    assert _query(tmp_path, "SELECT label_num FROM src.numbers ORDER BY 1") == [(1,), (2,)]
+    assert _query(tmp_path, "SELECT y FROM marts.after_guard ORDER BY 1") == [(2,), (4,)]
+
+    _source(tmp_path, [(3, "3")])
+    third = {o.name: o for o in run_project(project, set(project.models))}
+    assert all(o.status == "materialized" for o in third.values())
+    assert _query(tmp_path, "SELECT y FROM marts.after_guard") == [(6,)]
