@@ -27,6 +27,7 @@ from sqlassets.project import Project, load_project
 from sqlassets.strategies import check_query
 from sqlassets.window import Window, key_window, time_window
 
+from ._compute import bigquery_compute, duckdb_compute
 from .resources import BigQueryEmulatorResource, DuckDBEngineResource
 from .translator import SqlAssetsTranslator
 
@@ -191,23 +192,20 @@ def _asset(
     ]
     op_name = "__".join(spec.key.path).replace("-", "_")
 
-    @dg.multi_asset(
+    def body(context: dg.AssetExecutionContext, resource: Any) -> Iterator[Any]:
+        with _engine(resource, target) as engine:
+            yield from _materialize(context, project, model, spec.key, engine)
+
+    compute = bigquery_compute(body) if target.resource_key == "bigquery" else duckdb_compute(body)
+    return dg.multi_asset(
         name=op_name,
         specs=[spec],
         check_specs=checks,
         partitions_def=spec.partitions_def,
         backfill_policy=translator.get_backfill_policy(model),
-        required_resource_keys={target.resource_key},
         pool=f"sqlassets_{target.name}" if target.resource_key == "bigquery" else None,
         can_subset=False,
-    )
-    # Unannotated: Dagster cannot resolve postponed annotations on a nested function.
-    def materialize(context) -> Iterator[Any]:  # type: ignore[no-untyped-def]
-        resource = getattr(context.resources, target.resource_key)
-        with _engine(resource, target) as engine:
-            yield from _materialize(context, project, model, spec.key, engine)
-
-    return materialize
+    )(compute)
 
 
 @contextlib.contextmanager

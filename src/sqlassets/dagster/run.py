@@ -120,10 +120,14 @@ def run_project(
     end: str | None = None,
     on_progress: Callable[[str, str, Any], None] | None = None,
     now: datetime | None = None,
+    resources: dict[str, Any] | None = None,
 ) -> list[Outcome]:
-    """Materialize ``selected`` models (and their checks); one outcome per model."""
+    """Materialize ``selected`` models (and their checks); one outcome per model.
+
+    ``resources`` replace the default ones (for example your own ``bigquery``).
+    """
     translator = SqlAssetsTranslator(engine=project.config.target(target).engine)
-    defs = definitions_for(project, target, translator)
+    defs = definitions_for(project, target, translator, resources)
     assets = list(defs.assets or [])
     resources = dict(defs.resources or {})
     outcomes = {name: Outcome(name) for name in selected}

@@ -87,7 +87,8 @@ def job_id(context: JobContext, step: str) -> str:
         ).encode()
     ).hexdigest()[:20]
     slug = re.sub(r"[^A-Za-z0-9_]+", "_", context.asset)[:60]
-    return f"sqlassets_{slug}_{digest}_a{context.attempt}"
+    what = re.sub(r"[^A-Za-z0-9_]+", "_", step)[:60]
+    return f"sqlassets_{slug}_{what}_{digest}_a{context.attempt}"
 
 
 @dataclass(frozen=True)

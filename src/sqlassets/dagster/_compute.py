@@ -1,0 +1,35 @@
+"""Asset bodies with resource parameters Dagster can inject.
+
+Dagster reads these annotations at definition time, so this module must not
+postpone them (no ``from __future__ import annotations``).
+"""
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import dagster as dg
+from dagster_gcp import BigQueryResource
+
+from sqlassets.dagster.resources import DuckDBEngineResource
+
+Body = Callable[[dg.AssetExecutionContext, Any], Iterator[Any]]
+
+
+def bigquery_compute(body: Body) -> Callable[..., Iterator[Any]]:
+    """An asset body that receives the ``bigquery`` resource (a ``BigQueryResource``)."""
+
+    def materialize(context: dg.AssetExecutionContext, bigquery: BigQueryResource) -> Iterator[Any]:
+        yield from body(context, bigquery)
+
+    return materialize
+
+
+def duckdb_compute(body: Body) -> Callable[..., Iterator[Any]]:
+    """An asset body that receives the ``duckdb`` resource."""
+
+    def materialize(
+        context: dg.AssetExecutionContext, duckdb: DuckDBEngineResource
+    ) -> Iterator[Any]:
+        yield from body(context, duckdb)
+
+    return materialize
