@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import pytest
 from google.cloud import bigquery
 
-from sqlassets.dagster.resources import BigQueryEmulatorResource
+from sqlassets.dagster.bigquery_resources import BigQueryEmulatorResource
 from sqlassets.dagster.run import run_project
 from sqlassets.project import load_project
 from tests.emulator.harness import Emulator, ensure_venv, start_emulator

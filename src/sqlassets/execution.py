@@ -79,7 +79,13 @@ def resolve_window(
 
 def model_jobs(project: Project, model: Model, engine: Engine, window: Window) -> list[Job]:
     """The jobs that materialize ``model`` over ``window`` on ``engine``."""
-    tables = physical_tables(project, engine)
+    # Only the tables this model reads need their physical names.
+    names = {model.name} | {read.ref.name for read in model.reads}
+    tables = {
+        name: engine.naming.table(project.models[name].spec.name)
+        for name in names
+        if name in project.models
+    }
     target = tables[model.name]
     spec = model.spec
     if isinstance(spec.materialization, LoadMaterialization):

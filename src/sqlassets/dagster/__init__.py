@@ -2,8 +2,18 @@
 
 from sqlassets.dagster.component import SqlAssetsComponent
 from sqlassets.dagster.definitions import build_definitions, definitions_for, progress_hook
-from sqlassets.dagster.resources import BigQueryEmulatorResource, DuckDBEngineResource
+from sqlassets.dagster.resources import DuckDBEngineResource
 from sqlassets.dagster.translator import SqlAssetsTranslator
+
+
+def __getattr__(name: str) -> object:
+    # dagster-gcp takes seconds to import: only for those who use BigQuery.
+    if name == "BigQueryEmulatorResource":
+        from sqlassets.dagster.bigquery_resources import BigQueryEmulatorResource
+
+        return BigQueryEmulatorResource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BigQueryEmulatorResource",

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import dagster as dg
-from dagster_gcp import BigQueryResource
 
 from sqlassets.dagster.resources import DuckDBEngineResource
 
@@ -17,6 +16,7 @@ Body = Callable[[dg.AssetExecutionContext, Any], Iterator[Any]]
 
 def bigquery_compute(body: Body) -> Callable[..., Iterator[Any]]:
     """An asset body that receives the ``bigquery`` resource (a ``BigQueryResource``)."""
+    from dagster_gcp import BigQueryResource  # seconds to import: only for BigQuery targets
 
     def materialize(context: dg.AssetExecutionContext, bigquery: BigQueryResource) -> Iterator[Any]:
         yield from body(context, bigquery)

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_gcp import BigQueryResource
 
 from sqlassets.config import BigQueryTarget, DuckDBTarget
 from sqlassets.engines.base import Engine, EngineError, JobContext, JobResult
@@ -28,7 +27,7 @@ from sqlassets.strategies import check_query
 from sqlassets.window import Window, key_window, time_window
 
 from ._compute import bigquery_compute, duckdb_compute
-from .resources import BigQueryEmulatorResource, DuckDBEngineResource
+from .resources import DuckDBEngineResource
 from .translator import SqlAssetsTranslator
 
 ProgressHook = Callable[[str, str, Mapping[str, Any]], None]
@@ -117,6 +116,10 @@ def definitions_for(
         )
     default_resources: dict[str, Any] = {}
     if isinstance(settings, BigQueryTarget):
+        from dagster_gcp import BigQueryResource
+
+        from .bigquery_resources import BigQueryEmulatorResource
+
         if settings.api_endpoint:
             default_resources["bigquery"] = BigQueryEmulatorResource(
                 project=settings.project,
@@ -245,7 +248,7 @@ def _materialize(
     engine: Engine,
 ) -> Iterator[Any]:
     spec = model.spec
-    table = physical_tables(project, engine)[model.name]
+    table = engine.naming.table(spec.name)
     results: list[JobResult] = []
     check_rows: dict[str, list[tuple[bool, Mapping[str, Any]]]] = {}
     started = time.monotonic()
@@ -260,7 +263,6 @@ def _materialize(
             labels=dict(spec.labels),
             maximum_bytes_billed=spec.maximum_bytes_billed,
         )
-        context.log.info(f"{model.name}: window {window.label()}")
         try:
             results += run_model(project, model, engine, window, job_context)
         except EngineError as error:

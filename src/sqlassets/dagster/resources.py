@@ -1,42 +1,19 @@
-"""Resources: where the engines come from inside Dagster.
+"""The DuckDB engine resource: one shared engine (one connection) per file and process.
 
 BigQuery assets take their client from dagster-gcp's ``BigQueryResource``
-under the key ``bigquery`` — the resource Dagster users already configure.
-:class:`BigQueryEmulatorResource` only adds an emulator endpoint. DuckDB
-assets share one engine (one connection) per database file and process.
+(see :mod:`sqlassets.dagster.bigquery_resources`), imported only for
+BigQuery targets because dagster-gcp takes seconds to import.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import ClassVar
 
 import dagster as dg
-from dagster_gcp import BigQueryResource
-from google.cloud import bigquery
 from pydantic import Field
 
 from sqlassets.engines.duckdb import DuckDBEngine
-
-
-class BigQueryEmulatorResource(BigQueryResource):
-    """``BigQueryResource`` pointed at a BigQuery emulator (anonymous credentials)."""
-
-    api_endpoint: str = Field(description="The emulator's URL, e.g. http://127.0.0.1:9050.")
-
-    @contextmanager
-    def get_client(self) -> Iterator[bigquery.Client]:
-        """A client on the emulator endpoint."""
-        from google.auth.credentials import AnonymousCredentials
-
-        yield bigquery.Client(
-            project=self.project,
-            location=self.location,
-            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-            client_options={"api_endpoint": self.api_endpoint},
-        )
 
 
 class DuckDBEngineResource(dg.ConfigurableResource):

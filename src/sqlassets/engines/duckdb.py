@@ -53,6 +53,7 @@ class DuckDBEngine(Engine):
         self.naming = Naming()
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.RLock()
+        self._schemas: set[str] = set()
 
     # ------------------------------------------------------------ connection
 
@@ -74,6 +75,7 @@ class DuckDBEngine(Engine):
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
+            self._schemas.clear()
 
     # ------------------------------------------------------------ rendering
 
@@ -142,11 +144,11 @@ class DuckDBEngine(Engine):
             try:
                 for statement in statements:
                     for schema in _schemas(statement):
-                        connection.execute(
-                            exp.Create(this=exp.Table(this=schema), kind="SCHEMA", exists=True).sql(
-                                DIALECT
-                            )
-                        )
+                        if schema in self._schemas:
+                            continue
+                        create = exp.Create(this=exp.Table(this=schema), kind="SCHEMA", exists=True)
+                        connection.execute(create.sql(DIALECT))
+                        self._schemas.add(schema)
                     cursor = connection.execute(statement.sql(DIALECT))
                     count = _count(cursor)
                     if count is not None and not _is_temp(statement):
@@ -187,21 +189,15 @@ class DuckDBEngine(Engine):
         return results
 
     def table_columns(self, table: exp.Table) -> list[tuple[str, str]] | None:
-        """Columns of ``table`` from DuckDB's catalog."""
-        query = (
-            exp.select("column_name", "data_type")
-            .from_("information_schema.columns")
-            .where(
-                exp.and_(
-                    exp.column("table_schema").eq(exp.Literal.string(table.db)),
-                    exp.column("table_name").eq(exp.Literal.string(table.name)),
-                )
-            )
-            .order_by("ordinal_position")
-        )
+        """Columns of ``table``: its schema from ``LIMIT 0`` (no rows are read)."""
+        probe = exp.select(exp.Star()).from_(table.copy()).limit(0)
         with self._lock:
-            rows = self.connection.execute(query.sql(DIALECT)).fetchall()
-        return [(str(name), str(kind)) for name, kind in rows] or None
+            try:
+                cursor = self.connection.execute(probe.sql(DIALECT))
+            except duckdb.CatalogException:
+                return None
+            description = cursor.description or []
+        return [(str(column[0]), str(column[1])) for column in description]
 
     def query_columns(
         self, query: exp.Expression, parameters: Sequence[QueryParameter]
