@@ -135,33 +135,40 @@ class DuckDBEngine(Engine):
         """Run every statement of ``job`` in one transaction."""
         parameters = {parameter.name: parameter for parameter in job.parameters}
         statements = [self.translate(statement, parameters) for statement in job.statements]
-        sql = ";\n".join(statement.sql(DIALECT) for statement in statements)
+        texts = [statement.sql(DIALECT) for statement in statements]
+        sql = ";\n".join(texts)
+        schemas = {schema for statement in statements for schema in _schemas(statement)}
+        created = schemas - self._schemas
         started = time.perf_counter()
         rows: int | None = None
+        # One statement is atomic on its own; several share one transaction.
+        explicit = len(statements) > 1 or bool(created)
         with self._lock:
             connection = self.connection
-            connection.execute("BEGIN TRANSACTION")
+            if explicit:
+                connection.execute("BEGIN TRANSACTION")
             try:
-                for statement in statements:
-                    for schema in _schemas(statement):
-                        if schema in self._schemas:
-                            continue
-                        create = exp.Create(this=exp.Table(this=schema), kind="SCHEMA", exists=True)
-                        connection.execute(create.sql(DIALECT))
-                        self._schemas.add(schema)
-                    cursor = connection.execute(statement.sql(DIALECT))
-                    count = _count(cursor)
+                for schema in sorted(created):
+                    create = exp.Create(this=exp.Table(this=schema), kind="SCHEMA", exists=True)
+                    connection.execute(create.sql(DIALECT))
+                for statement, text in zip(statements, texts, strict=True):
+                    count = _count(connection.execute(text))
                     if count is not None and not _is_temp(statement):
                         rows = count
-                connection.execute("COMMIT")
+                if explicit:
+                    connection.execute("COMMIT")
             except duckdb.Error as error:
-                connection.execute("ROLLBACK")
+                if explicit:
+                    connection.execute("ROLLBACK")
                 raise EngineError(
                     f"{context.asset}: {_first_line(error)}", job_id=None, sql=sql
                 ) from None
             except BaseException:
-                connection.execute("ROLLBACK")
+                if explicit:
+                    connection.execute("ROLLBACK")
                 raise
+            # Only now: a rolled-back transaction took its CREATE SCHEMA with it.
+            self._schemas |= created
         return JobResult(
             job_id=f"duckdb-{uuid.uuid4().hex[:12]}",
             action=job.action,
