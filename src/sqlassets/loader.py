@@ -7,6 +7,7 @@ stays flat however many files a project holds.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -52,6 +53,8 @@ class SqlAnalysis:
     temp_functions: tuple[str, ...] = ()
     column_sources: ColumnSources | None = None
     """Output column -> source ``(table, column)`` pairs; computed on request."""
+    token_hash: str | None = None
+    """A hash of the SQL's tokens (comments and spacing ignored); computed on request."""
 
     @property
     def dependencies(self) -> tuple[str, ...]:
@@ -70,10 +73,19 @@ def analyze_sql(
 
     ``first_line`` is the line of the file on which ``sql`` starts, so that
     locations point into the file. Raises :class:`SqlSyntaxError` if it does
-    not parse. ``lineage`` also traces each output column to its source columns.
+    not parse. ``lineage`` also traces each output column to its source columns
+    and hashes the tokens (what Dagster needs, and lint does not).
     """
+    dialect = sqlglot.Dialect.get_or_raise(DIALECT)
+    token_hash: str | None = None
     try:
-        statements = [tree for tree in sqlglot.parse(sql, read=DIALECT) if tree is not None]
+        # Tokenize once: the parser takes the tokens, and Dagster's code version hashes them.
+        stream = dialect.tokenize(sql)
+        if lineage:
+            token_hash = hashlib.sha256(
+                "\x1f".join(token.text for token in stream).encode()
+            ).hexdigest()
+        statements = [tree for tree in dialect.parser().parse(stream, sql) if tree is not None]
     except ParseError as error:
         raise _syntax_error(error, sql, path, first_line) from None
     except TokenError:
@@ -127,6 +139,7 @@ def analyze_sql(
         statement_kinds=tuple(_statement_kind(tree) for tree in statements),
         temp_functions=tuple(functions),
         column_sources=column_sources(query) if lineage and query is not None else None,
+        token_hash=token_hash,
     )
 
 

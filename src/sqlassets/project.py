@@ -109,16 +109,22 @@ def load_project(
     if workers > 1:
         batches = [files[start::workers] for start in range(workers)]
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            results = list(
-                pool.map(
-                    _load_batch,
-                    batches,
-                    repeat(config.sql_dir),
-                    repeat(display_base),
-                    repeat(lineage),
+        # Freeze before forking: a child's collector would otherwise touch every
+        # inherited object and copy the parent's whole heap (seconds with Dagster loaded).
+        gc.freeze()
+        try:
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                results = list(
+                    pool.map(
+                        _load_batch,
+                        batches,
+                        repeat(config.sql_dir),
+                        repeat(display_base),
+                        repeat(lineage),
+                    )
                 )
-            )
+        finally:
+            gc.unfreeze()
     else:
         results = [_load_batch(files, config.sql_dir, display_base, lineage)]
     for batch_models, batch_diagnostics in results:

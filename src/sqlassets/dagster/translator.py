@@ -86,8 +86,10 @@ class SqlAssetsTranslator:
         """A hash of the header's settings and the SQL's tokens (comments and spacing ignored)."""
         settings = model.spec.model_dump_json(exclude={"description", "path", "checks"})
         checks = [check.model_dump_json(exclude={"location"}) for check in model.spec.checks]
-        text = " ".join(token.text for token in tokens(model.sql))
-        return hashlib.sha256("\n".join([settings, *checks, text]).encode()).hexdigest()[:16]
+        body = model.analysis.token_hash if model.analysis else None
+        if body is None:
+            body = " ".join(token.text for token in tokens(model.sql))
+        return hashlib.sha256("\n".join([settings, *checks, body]).encode()).hexdigest()[:16]
 
     def get_partitions_def(self, model: Model) -> dg.PartitionsDefinition | None:
         """Time-window or static partitions from ``@partitions``/``@start``/``@end``."""
