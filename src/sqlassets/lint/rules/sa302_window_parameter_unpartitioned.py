@@ -45,7 +45,8 @@ def check_model(model: Model) -> Iterator[Diagnostic]:
             )
             yield Diagnostic(
                 Code.WINDOW_PARAMETER_UNPARTITIONED,
-                f"`@{name}` is not bound in a {kind} model: {hint}",
+                f"`@{name}` is not bound in {'an' if kind[0] in 'aeiou' else 'a'} {kind} model: "
+                f"{hint}",
                 location,
             )
 

@@ -1,0 +1,92 @@
+"""`compile`, `plan` and `run` from the command line: output, exit codes, errors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from sqlassets.cli import main
+from sqlassets.dagster.resources import DuckDBEngineResource
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "fixtures" / "golden"
+
+
+def _run(root: Path, *args: str):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_compile_prints_the_jobs_in_the_targets_dialect() -> None:
+    result = _run(
+        GOLDEN, "compile", "marts.daily_revenue", "--partition", "2024-01-02", "-t", "prod"
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(
+        "-- marts.daily_revenue on target prod (bigquery), window 2024-01-02"
+    )
+    assert "-- @start_date DATE = 2024-01-02" in result.stdout
+    assert "MERGE INTO `acme-prod`.marts_prod.daily_revenue AS _t" in result.stdout
+    local = _run(GOLDEN, "compile", "marts.daily_revenue", "--partition", "2024-01-02")
+    assert "MERGE INTO marts.daily_revenue AS _t" in local.stdout
+    assert "CAST('2024-01-02' AS DATE)" in local.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["compile", "marts.daily_revenu"], "did you mean `marts.daily_revenue`"),
+        (
+            ["compile", "marts.daily_revenue", "--partition", "2024-13-01"],
+            "not a daily partition key",
+        ),
+        (
+            ["compile", "marts.regional", "--partition", "eu'; DROP TABLE x; --"],
+            "is not a partition",
+        ),
+        (["compile", "marts.daily_revenue", "--start", "2024-01-01"], "both --start and --end"),
+        (["compile", "marts.daily_revenue", "-t", "nope"], "unknown target `nope`"),
+        (["run", "--select", "marts.nothing"], "selects no model"),
+    ],
+)
+def test_usage_errors_exit_two(args: list[str], message: str) -> None:
+    result = _run(GOLDEN, *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_plan_on_duckdb_reports_every_job() -> None:
+    result = _run(GOLDEN, "plan", "--start", "2024-01-01", "--end", "2024-01-02")
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["model", "window", "job", "processes"]
+    assert any(line.startswith("marts.daily_revenue") and "overwrite" in line for line in lines)
+
+
+def test_run_selects_materializes_and_summarizes(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "sql", tmp_path / "sql")
+    shutil.copytree(ROOT / "gcs", tmp_path / "gcs")
+    try:
+        result = _run(
+            tmp_path,
+            "run",
+            "--select",
+            "+staging.stg_orders",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-04",
+        )
+    finally:
+        DuckDBEngineResource.close_all()
+    assert result.exit_code == 0, result.output
+    summary = [line.split() for line in result.stdout.splitlines() if line.strip()]
+    assert summary[0] == ["asset", "window", "status", "rows", "duration", "bytes"]
+    rows = {line[0]: line for line in summary[1:]}
+    assert set(rows) == {"raw.orders", "staging.stg_orders"}
+    assert rows["raw.orders"][1:4] == ["2024-01-01..2024-01-03", "materialized", "36"]
+    assert "2 of 2 model(s) materialized" in result.stderr
+    assert "ok  raw.orders" in result.stderr
