@@ -146,7 +146,9 @@ def test_insert_overwrite_replaces_exactly_the_window(env) -> None:
 def test_rows_outside_the_window_fail_and_write_nothing(env) -> None:
     project, engine, _ = env
     _run(project, engine, "marts.daily", start="2024-01-01", end="2024-01-06")
-    engine.connection.execute("CREATE TABLE marts.leaky AS SELECT * FROM marts.daily")
+    engine.connection.execute(
+        "CREATE TABLE marts.leaky AS SELECT order_date, revenue FROM marts.daily"
+    )
     before = _rows(engine, "SELECT * FROM marts.leaky ORDER BY 1")
     with pytest.raises(EngineError, match="outside the run window"):
         _run(project, engine, "marts.leaky", start="2024-01-02", end="2024-01-03")

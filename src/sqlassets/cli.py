@@ -276,11 +276,17 @@ def plan(
     multiple=True,
     help="Models: names, globs (marts.*), +name (with upstream), name+ (with downstream).",
 )
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Rebuild incremental tables (empty, current partitioning) before writing the window.",
+)
 @_window_options
 @_target_option
 @_project_dir_option
 def run(
     selectors: tuple[str, ...],
+    full_refresh: bool,
     partition: str | None,
     start: str | None,
     end: str | None,
@@ -291,8 +297,10 @@ def run(
 
     Partitioned models run over --start/--end (one statement per model for the
     whole window under single_run) or --partition; without either, their
-    latest complete partition. Unpartitioned models run once. Exits 1 when a
-    model or a blocking check fails.
+    latest complete partition. Unpartitioned models run once. --full-refresh
+    recreates merge and insert_overwrite tables first: rows outside the window
+    are dropped, so give it the whole range. Exits 1 when a model or a
+    blocking check fails.
     """
     import time
 
@@ -331,7 +339,9 @@ def run(
         elif event == "failed":
             click.echo(f"  FAIL {asset}: {details.get('error')}", err=True)
 
-    outcomes = run_project(project, selected, target, partition, start, end, progress)
+    outcomes = run_project(
+        project, selected, target, partition, start, end, progress, full_refresh=full_refresh
+    )
     table = [("asset", "window", "status", "rows", "duration", "bytes")]
     for outcome in outcomes:
         status = outcome.status + (

@@ -6,16 +6,23 @@ decides physical names, the window and the columns a merge needs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlglot import expressions as exp
 
 from sqlassets.config import BigQueryTarget, Config, DuckDBTarget
-from sqlassets.engines.base import Engine, JobContext, JobResult
+from sqlassets.engines.base import Engine, EngineError, JobContext, JobResult
 from sqlassets.loader import Model
 from sqlassets.project import Project
-from sqlassets.spec import InsertOverwriteMaterialization, LoadMaterialization, MergeMaterialization
-from sqlassets.strategies import Job, parse_body, plan_jobs, rewrite_references
+from sqlassets.spec import (
+    InsertOverwriteMaterialization,
+    LoadMaterialization,
+    MergeMaterialization,
+    ModelSpec,
+    OnSchemaChange,
+)
+from sqlassets.strategies import Job, add_columns, parse_body, plan_jobs, rewrite_references
 from sqlassets.window import (
     Window,
     WindowError,
@@ -77,8 +84,73 @@ def resolve_window(
     return latest_window(spec, now)
 
 
-def model_jobs(project: Project, model: Model, engine: Engine, window: Window) -> list[Job]:
-    """The jobs that materialize ``model`` over ``window`` on ``engine``."""
+class SchemaChangeError(EngineError):
+    """The query's columns, or the table's layout, no longer match the existing table."""
+
+    code = "SA504"
+
+
+@dataclass(frozen=True)
+class SchemaDiff:
+    """How a query's columns differ from its existing table's."""
+
+    added: tuple[tuple[str, str], ...]
+    removed: tuple[str, ...]
+    retyped: tuple[tuple[str, str, str], ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.retyped)
+
+    def describe(self) -> str:
+        """``added a (INT64); removed b; retyped c (STRING -> INT64)``."""
+        parts = []
+        if self.added:
+            parts.append("added " + ", ".join(f"{n} ({t})" for n, t in self.added))
+        if self.removed:
+            parts.append("removed " + ", ".join(self.removed))
+        if self.retyped:
+            parts.append("retyped " + ", ".join(f"{n} ({a} -> {b})" for n, a, b in self.retyped))
+        return "; ".join(parts)
+
+
+def schema_diff(existing: list[tuple[str, str]], incoming: list[tuple[str, str]]) -> SchemaDiff:
+    """Columns added, removed and retyped between a table and a query (names ignore case)."""
+    old = {name.lower(): (name, kind.upper()) for name, kind in existing}
+    new = {name.lower(): (name, kind.upper()) for name, kind in incoming}
+    return SchemaDiff(
+        added=tuple(new[key] for key in new if key not in old),
+        removed=tuple(old[key][0] for key in old if key not in new),
+        retyped=tuple(
+            (new[key][0], old[key][1], new[key][1])
+            for key in new
+            if key in old and new[key][1] != old[key][1]
+        ),
+    )
+
+
+def expected_layout(spec: ModelSpec) -> tuple[str | None, tuple[str, ...]]:
+    """The ``(partitioning, clustering)`` BigQuery reports for a table built from ``spec``."""
+    partitioning = None
+    if spec.partition_by is not None:
+        partitioning = f"{spec.partition_by.column}:{spec.partition_by.granularity.value}"
+    return partitioning, tuple(spec.cluster_by)
+
+
+def model_jobs(
+    project: Project,
+    model: Model,
+    engine: Engine,
+    window: Window,
+    full_refresh: bool = False,
+    check_schema: bool = False,
+) -> list[Job]:
+    """The jobs that materialize ``model`` over ``window`` on ``engine``.
+
+    With ``check_schema`` (runs, not ``compile``), an existing incremental
+    table is compared first: a changed partitioning or clustering needs
+    ``full_refresh``; changed columns follow ``@on_schema_change`` (fail, or
+    add the new columns first).
+    """
     # Only the tables this model reads need their physical names.
     names = {model.name} | {read.ref.name for read in model.reads}
     tables = {
@@ -89,24 +161,67 @@ def model_jobs(project: Project, model: Model, engine: Engine, window: Window) -
     target = tables[model.name]
     spec = model.spec
     if isinstance(spec.materialization, LoadMaterialization):
-        return plan_jobs(spec, target, window)
+        return plan_jobs(spec, target, window, full_refresh=full_refresh)
     preamble, query = parse_body(model.sql)
     query = rewrite_references(query, tables)
     columns = model.analysis.output_columns if model.analysis else None
-    needs_columns = isinstance(
+    incremental = isinstance(
         spec.materialization, MergeMaterialization | InsertOverwriteMaterialization
     )
-    if needs_columns and not columns:
+    jobs: list[Job] = []
+    if incremental and check_schema and not full_refresh:
+        jobs += _schema_jobs(spec, engine, target, query, window)
+    if incremental and not columns:
         # `SELECT *`: ask the warehouse for the query's columns (a dry run, no data).
         columns = tuple(engine.query_columns(query, list(window.parameters().values())))
-    return plan_jobs(spec, target, window, query, columns, preamble)
+    return jobs + plan_jobs(spec, target, window, query, columns, preamble, full_refresh)
+
+
+def _schema_jobs(
+    spec: ModelSpec, engine: Engine, target: exp.Table, query: exp.Expression, window: Window
+) -> list[Job]:
+    existing = engine.table_columns(target)
+    if existing is None:
+        return []
+    layout = engine.table_layout(target)
+    if layout is not None and layout != expected_layout(spec):
+        raise SchemaChangeError(
+            f"{spec.name.name}: the table is partitioned/clustered as {layout}, the header "
+            f"says {expected_layout(spec)}; rebuild it with `sqlassets run --full-refresh`"
+        )
+    incoming = engine.query_schema(query, list(window.parameters().values()))
+    diff = schema_diff(existing, incoming)
+    if not diff:
+        return []
+    assert isinstance(spec.materialization, MergeMaterialization | InsertOverwriteMaterialization)
+    policy = spec.materialization.on_schema_change
+    if policy is OnSchemaChange.FAIL or diff.retyped:
+        advice = (
+            "set `@on_schema_change: append_new_columns` to add new columns, or rebuild the "
+            "table with `sqlassets run --full-refresh`"
+            if policy is OnSchemaChange.FAIL
+            else "retyped columns need `sqlassets run --full-refresh`"
+        )
+        raise SchemaChangeError(
+            f"{spec.name.name}: the query's columns changed ({diff.describe()}); {advice}"
+        )
+    if not diff.added:
+        return []  # removed columns stay in the table and get NULL from now on
+    added = [(name, exp.DataType.build(kind, dialect=engine.dialect)) for name, kind in diff.added]
+    return [add_columns(target, added)]
 
 
 def run_model(
-    project: Project, model: Model, engine: Engine, window: Window, context: JobContext
+    project: Project,
+    model: Model,
+    engine: Engine,
+    window: Window,
+    context: JobContext,
+    full_refresh: bool = False,
 ) -> list[JobResult]:
     """Materialize ``model`` over ``window``: each job in order, each atomic."""
-    return [engine.execute(job, context) for job in model_jobs(project, model, engine, window)]
+    jobs = model_jobs(project, model, engine, window, full_refresh, check_schema=True)
+    return [engine.execute(job, context) for job in jobs]
 
 
 def render_jobs(engine: Engine, jobs: list[Job]) -> str:

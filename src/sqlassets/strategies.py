@@ -403,24 +403,30 @@ def plan_jobs(
     query: exp.Expression | None = None,
     columns: Sequence[str] | None = None,
     preamble: Sequence[exp.Expression] = (),
+    full_refresh: bool = False,
 ) -> list[Job]:
     """The jobs that materialize ``spec`` over ``window`` into ``target``.
 
     ``query`` is the model's query with physical names already rewritten;
     ``columns`` its output columns (needed by merges); ``preamble`` the
     ``CREATE TEMP FUNCTION`` statements that precede it in the file.
+    ``full_refresh`` recreates an incremental table (empty, with the current
+    partitioning and clustering) before the window is written.
     """
     materialization = spec.materialization
     head = tuple(statement.copy() for statement in preamble)
     if isinstance(materialization, LoadMaterialization):
-        return [_load_job(spec, target, window, materialization.format)]
+        return [_load_job(spec, target, window, materialization.format, full_refresh)]
     if query is None:
         raise StrategyError(f"{spec.name.name} has no query")
     if isinstance(materialization, TableMaterialization | ViewMaterialization):
         kind = "VIEW" if isinstance(materialization, ViewMaterialization) else "TABLE"
         statement = _inline(_create(target, query.copy(), spec, kind=kind, replace=True), window)
         return [Job("replace", (*head, statement))]
-    create = _inline(_create(target, _empty(query.copy()), spec, if_not_exists=True), window)
+    empty = _empty(query.copy())
+    create = _inline(
+        _create(target, empty, spec, replace=full_refresh, if_not_exists=not full_refresh), window
+    )
     if isinstance(materialization, MergeMaterialization):
         if not columns:
             raise StrategyError(f"{spec.name.name}: the merge needs the query's output columns")
@@ -438,7 +444,9 @@ def plan_jobs(
     ]
 
 
-def _load_job(spec: ModelSpec, target: exp.Table, window: Window, fmt: FileFormat) -> Job:
+def _load_job(
+    spec: ModelSpec, target: exp.Table, window: Window, fmt: FileFormat, full_refresh: bool
+) -> Job:
     uris = load_uris(spec, window)
     if spec.partition_by is None and not spec.cluster_by:
         return Job("load", (_load_data(target, fmt, uris, temp=False),), uris=uris)
@@ -449,11 +457,30 @@ def _load_job(spec: ModelSpec, target: exp.Table, window: Window, fmt: FileForma
         statements.append(_create(target, staged, spec, replace=True))
     else:
         statements.append(
-            _create(target, staged.copy().where(exp.false()), spec, if_not_exists=True)
+            _create(
+                target,
+                staged.copy().where(exp.false()),
+                spec,
+                replace=full_refresh,
+                if_not_exists=not full_refresh,
+            )
         )
         merge = _merge_overwrite(target, staged, spec.partition_by, window, None)
         statements.append(inline_parameters(merge, window.parameters()))
     return Job("load", tuple(statements), uris=uris)
+
+
+def add_columns(target: exp.Table, columns: Sequence[tuple[str, exp.DataType]]) -> Job:
+    """``ALTER TABLE t ADD COLUMN …`` for new nullable columns (existing rows get NULL)."""
+    statements = [
+        exp.Alter(
+            this=target.copy(),
+            kind="TABLE",
+            actions=[exp.ColumnDef(this=exp.to_identifier(name), kind=kind.copy())],
+        )
+        for name, kind in columns
+    ]
+    return Job("alter", tuple(statements))
 
 
 def parse_body(sql: str) -> tuple[list[exp.Expression], exp.Expression]:

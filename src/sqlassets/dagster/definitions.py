@@ -35,6 +35,9 @@ ProgressHook = Callable[[str, str, Mapping[str, Any]], None]
 
 _progress: list[ProgressHook] = []
 
+FULL_REFRESH_TAG = "sqlassets/full_refresh"
+"""Run tag: ``true`` rebuilds incremental tables (empty, current layout) before writing."""
+
 
 @contextlib.contextmanager
 def progress_hook(hook: ProgressHook) -> Iterator[None]:
@@ -263,8 +266,9 @@ def _materialize(
             labels=dict(spec.labels),
             maximum_bytes_billed=spec.maximum_bytes_billed,
         )
+        full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
         try:
-            results += run_model(project, model, engine, window, job_context)
+            results += run_model(project, model, engine, window, job_context, full_refresh)
         except EngineError as error:
             _report(model.name, "failed", {"error": error.message})
             raise dg.Failure(

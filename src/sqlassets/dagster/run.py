@@ -16,7 +16,7 @@ from typing import Any
 
 import dagster as dg
 
-from sqlassets.dagster.definitions import definitions_for, progress_hook
+from sqlassets.dagster.definitions import FULL_REFRESH_TAG, definitions_for, progress_hook
 from sqlassets.dagster.resources import DuckDBEngineResource
 from sqlassets.dagster.translator import SqlAssetsTranslator
 from sqlassets.execution import resolve_window
@@ -121,6 +121,7 @@ def run_project(
     on_progress: Callable[[str, str, Any], None] | None = None,
     now: datetime | None = None,
     resources: dict[str, Any] | None = None,
+    full_refresh: bool = False,
 ) -> list[Outcome]:
     """Materialize ``selected`` models (and their checks); one outcome per model.
 
@@ -154,7 +155,9 @@ def run_project(
                         blocked.add(name)
                     continue
                 for batch in batches:
-                    _run_batch(batch, assets, resources, active, keys, names_by_key, outcomes)
+                    _run_batch(
+                        batch, assets, resources, active, keys, names_by_key, outcomes, full_refresh
+                    )
                     blocked |= {name for name in batch.names if not outcomes[name].ok}
     finally:
         DuckDBEngineResource.close_all()
@@ -169,13 +172,12 @@ def _run_batch(
     keys: dict[str, dg.AssetKey],
     names_by_key: dict[dg.AssetKey, str],
     outcomes: dict[str, Outcome],
+    full_refresh: bool = False,
 ) -> None:
-    tags = {}
+    tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
     if batch.key_range is not None:
-        tags = {
-            "dagster/asset_partition_range_start": batch.key_range[0],
-            "dagster/asset_partition_range_end": batch.key_range[1],
-        }
+        tags["dagster/asset_partition_range_start"] = batch.key_range[0]
+        tags["dagster/asset_partition_range_end"] = batch.key_range[1]
     result = dg.materialize(
         assets,
         selection=dg.AssetSelection.assets(*(keys[name] for name in batch.names)),

@@ -116,10 +116,23 @@ class Engine(abc.ABC):
         """``(name, type)`` of each column of ``table``, or None if it does not exist."""
 
     @abc.abstractmethod
+    def query_schema(
+        self, query: exp.Expression, parameters: Sequence[QueryParameter]
+    ) -> list[tuple[str, str]]:
+        """``(name, type)`` of the output columns of ``query``, without running it."""
+
     def query_columns(
         self, query: exp.Expression, parameters: Sequence[QueryParameter]
     ) -> list[str]:
-        """The output columns of ``query``, without running it."""
+        """The output column names of ``query``, without running it."""
+        return [name for name, _ in self.query_schema(query, parameters)]
+
+    def table_layout(self, table: exp.Table) -> tuple[str | None, tuple[str, ...]] | None:
+        """``(partitioning, clustering)`` of an existing table; None when unknown or missing.
+
+        Engines without partitioning (DuckDB) have no layout to compare.
+        """
+        return None
 
     @abc.abstractmethod
     def fetch_row(

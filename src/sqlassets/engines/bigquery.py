@@ -390,10 +390,10 @@ class BigQueryEngine(Engine):
             return None
         return [(field.name, field.field_type) for field in found.schema]
 
-    def query_columns(
+    def query_schema(
         self, query: exp.Expression, parameters: Sequence[QueryParameter]
-    ) -> list[str]:
-        """The output columns of ``query`` from a dry run (no bytes billed)."""
+    ) -> list[tuple[str, str]]:
+        """``(name, type)`` of the query's columns, from a dry run (no bytes billed)."""
         from google.api_core import exceptions as api_exceptions
 
         sql = query.sql(DIALECT)
@@ -403,7 +403,22 @@ class BigQueryEngine(Engine):
             )
         except api_exceptions.GoogleAPICallError as error:
             raise EngineError(_message(error), sql=sql) from None
-        return [field.name for field in (query_job.schema or [])]
+        return [(field.name, field.field_type) for field in (query_job.schema or [])]
+
+    def table_layout(self, table: exp.Table) -> tuple[str | None, tuple[str, ...]] | None:
+        """``(partitioning, clustering)`` of an existing table, or None if it does not exist."""
+        from google.api_core import exceptions as api_exceptions
+
+        reference = ".".join(part for part in (table.catalog or self.project, table.db, table.name))
+        try:
+            found = self.client.get_table(reference)
+        except api_exceptions.NotFound:
+            return None
+        partitioning = found.time_partitioning
+        described = None
+        if partitioning is not None:
+            described = f"{partitioning.field or '_PARTITIONTIME'}:{partitioning.type_}"
+        return described, tuple(found.clustering_fields or ())
 
     def fetch_row(
         self, query: exp.Expression, parameters: Sequence[QueryParameter], context: JobContext

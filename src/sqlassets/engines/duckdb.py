@@ -206,17 +206,17 @@ class DuckDBEngine(Engine):
             description = cursor.description or []
         return [(str(column[0]), str(column[1])) for column in description]
 
-    def query_columns(
+    def query_schema(
         self, query: exp.Expression, parameters: Sequence[QueryParameter]
-    ) -> list[str]:
-        """``DESCRIBE`` the translated query."""
+    ) -> list[tuple[str, str]]:
+        """``(name, type)`` of the translated query's columns, from ``DESCRIBE``."""
         tree = self.translate(query, {parameter.name: parameter for parameter in parameters})
         with self._lock:
             try:
                 rows = self.connection.execute(f"DESCRIBE {tree.sql(DIALECT)}").fetchall()
             except duckdb.Error as error:
                 raise EngineError(_first_line(error), sql=tree.sql(DIALECT)) from None
-        return [str(row[0]) for row in rows]
+        return [(str(row[0]), str(row[1])) for row in rows]
 
     def fetch_row(
         self, query: exp.Expression, parameters: Sequence[QueryParameter], context: JobContext

@@ -15,7 +15,7 @@ from sqlassets.execution import model_jobs, open_engine, resolve_window
 from sqlassets.project import load_project
 from sqlassets.window import WindowError, parse_moment
 
-ROOT = Path(__file__).parent / "fixtures" / "golden"
+ROOT = Path(__file__).parent.parent / "fixtures" / "golden"
 PROJECT = load_project(ROOT, display_base=ROOT).raise_for_errors()
 ENGINE = open_engine(PROJECT.config, "prod")
 

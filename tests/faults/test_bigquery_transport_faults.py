@@ -18,7 +18,7 @@ from sqlassets.project import load_project
 from sqlassets.strategies import Naming
 from tests.fakes.bigquery_transport import FakeBigQuery, Outcome
 
-ROOT = Path(__file__).parent / "fixtures" / "golden"
+ROOT = Path(__file__).parent.parent / "fixtures" / "golden"
 PROJECT = load_project(ROOT, display_base=ROOT).raise_for_errors()
 
 
