@@ -222,7 +222,7 @@ def plan(
     On DuckDB: whether each query plans (EXPLAIN).
     """
     from sqlassets.engines.base import EngineError
-    from sqlassets.execution import model_jobs, open_engine, resolve_window
+    from sqlassets.execution import model_jobs, open_engine, resolve_window, split_window
     from sqlassets.window import WindowError
 
     project = _load_valid_project(project_dir)
@@ -231,25 +231,33 @@ def plan(
     except ConfigError as error:
         _fail_config(error)
     rows: list[tuple[str, str, str, str]] = []
+    notes: list[str] = []
     failed = 0
     total = 0
     for name in project.graph.order:
         model = project.models[name]
         try:
             window = resolve_window(model, partition if model.spec.partitions else None, start, end)
-            jobs = model_jobs(project, model, engine, window)
-            for job in jobs:
-                for result in engine.dry_run(job):
-                    if result.bytes_processed is not None:
-                        total += result.bytes_processed
-                        shown = _bytes(result.bytes_processed)
-                    else:
-                        shown = (
-                            "plans"
-                            if result.plan and not result.plan.startswith("cannot")
-                            else (result.plan or "-")
-                        )
-                    rows.append((name, window.label(), job.action, shown))
+            pieces = split_window(model.spec, window, engine)
+            if len(pieces) > 1:
+                limit = engine.capabilities.max_partitions_per_job
+                notes.append(
+                    f"{name}: the window touches more than {limit} partitions, the most one job "
+                    f"may modify: it runs as {len(pieces)} jobs, each atomic, not one"
+                )
+            for index, piece in enumerate(pieces):
+                for job in model_jobs(project, model, engine, piece):
+                    if index and job.action == "create":
+                        continue
+                    for result in engine.dry_run(job):
+                        if result.bytes_processed is not None:
+                            total += result.bytes_processed
+                            shown = _bytes(result.bytes_processed)
+                        elif result.plan and not result.plan.startswith("cannot"):
+                            shown = "plans"
+                        else:
+                            shown = result.plan or "-"
+                        rows.append((name, piece.label(), job.action, shown))
         except (WindowError, EngineError) as error:
             failed += 1
             rows.append((name, "-", "error", error.message))
@@ -264,6 +272,8 @@ def plan(
         )
     if engine.capabilities.dry_run_bytes:
         click.echo(f"\ntotal: {_bytes(total)}")
+    for note in notes:
+        click.echo(f"warning: {note}", err=True)
     engine.close()
     sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
 

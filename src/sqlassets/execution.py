@@ -6,7 +6,7 @@ decides physical names, the window and the columns a merge needs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlglot import expressions as exp
@@ -16,6 +16,8 @@ from sqlassets.engines.base import Engine, EngineError, JobContext, JobResult
 from sqlassets.loader import Model
 from sqlassets.project import Project
 from sqlassets.spec import (
+    Cadence,
+    Granularity,
     InsertOverwriteMaterialization,
     LoadMaterialization,
     MergeMaterialization,
@@ -29,6 +31,7 @@ from sqlassets.window import (
     key_window,
     latest_window,
     parse_moment,
+    step,
     time_window,
 )
 
@@ -211,6 +214,58 @@ def _schema_jobs(
     return [add_columns(target, added)]
 
 
+_GRANULARITY_STEP = {
+    Granularity.HOUR: Cadence.HOURLY,
+    Granularity.DAY: Cadence.DAILY,
+    Granularity.MONTH: Cadence.MONTHLY,
+}
+
+
+def table_partitions(spec: ModelSpec, start: datetime, end: datetime) -> int:
+    """How many partitions of the table ``[start, end)`` touches."""
+    if spec.partition_by is None:
+        return 0
+    granularity = spec.partition_by.granularity
+    if granularity is Granularity.YEAR:
+        return max(1, end.year - start.year + (1 if (end.month, end.day) > (1, 1) else 0))
+    cadence = _GRANULARITY_STEP[granularity]
+    count, moment = 0, start
+    while moment < end:
+        count += 1
+        moment = step(cadence, moment)
+    return count
+
+
+def split_window(spec: ModelSpec, window: Window, engine: Engine) -> list[Window]:
+    """``window`` cut so no job modifies more partitions than the engine allows.
+
+    Only insert_overwrite and partitioned loads replace a known set of
+    partitions; each piece is still one atomic statement.
+    """
+    limit = engine.capabilities.max_partitions_per_job
+    replaces = isinstance(
+        spec.materialization, InsertOverwriteMaterialization | LoadMaterialization
+    )
+    partitions = spec.time_partitions
+    if limit is None or not replaces or partitions is None or window.start is None:
+        return [window]
+    assert window.end is not None
+    if table_partitions(spec, window.start, window.end) <= limit:
+        return [window]
+    pieces: list[Window] = []
+    start = window.start
+    while start < window.end:
+        end = step(partitions.cadence, start)
+        while (
+            end < window.end
+            and table_partitions(spec, start, step(partitions.cadence, end)) <= limit
+        ):
+            end = step(partitions.cadence, end)
+        pieces.append(time_window(spec, start, end))
+        start = end
+    return pieces
+
+
 def run_model(
     project: Project,
     model: Model,
@@ -219,9 +274,18 @@ def run_model(
     context: JobContext,
     full_refresh: bool = False,
 ) -> list[JobResult]:
-    """Materialize ``model`` over ``window``: each job in order, each atomic."""
-    jobs = model_jobs(project, model, engine, window, full_refresh, check_schema=True)
-    return [engine.execute(job, context) for job in jobs]
+    """Materialize ``model`` over ``window``: each job in order, each atomic.
+
+    A window longer than one job may modify is written piece by piece.
+    """
+    results: list[JobResult] = []
+    for index, piece in enumerate(split_window(model.spec, window, engine)):
+        jobs = model_jobs(project, model, engine, piece, full_refresh and index == 0, index == 0)
+        if index:
+            jobs = [job for job in jobs if job.action not in ("create", "alter")]
+        piece_context = context if piece == window else replace(context, window=piece.label())
+        results += [engine.execute(job, piece_context) for job in jobs]
+    return results
 
 
 def render_jobs(engine: Engine, jobs: list[Job]) -> str:

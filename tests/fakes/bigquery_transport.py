@@ -69,6 +69,10 @@ class FakeBigQuery:
         self.rows_affected = 3
         self.on_poll: Callable[[str], None] | None = None
         self.result_rows: list[list[Any]] = []
+        self.polls_to_finish = 0
+        """Every new job answers "not complete" this many times before it is done."""
+        self.timeline: list[tuple[str, str]] = []
+        """(event, job id): ``start`` on insert, ``end`` when a poll first finds it done."""
         self.result_schema: list[dict[str, str]] = []
 
     # The client calls session.request(method=..., url=..., data=..., headers=..., timeout=...).
@@ -130,9 +134,13 @@ class FakeBigQuery:
         if outcome.never_finishes:
             job.state = "RUNNING"
             job.polls_left = 10**9
+        elif self.polls_to_finish and not dry_run:
+            job.state = "RUNNING"
+            job.polls_left = self.polls_to_finish
         if not dry_run:
             self.jobs[job_id] = job
             self.executions[job_id] = self.executions.get(job_id, 0) + 1
+            self.timeline.append(("start", job_id))
         if outcome.lose_response:
             raise requests.exceptions.ConnectionError("injected: the response was lost")
         return _response(200, self._resource(job))
@@ -160,6 +168,9 @@ class FakeBigQuery:
             self.on_poll(job_id)
         if job.polls_left > 0 and job.state == "RUNNING":
             job.polls_left -= 1
+            if job.polls_left == 0:
+                job.state = "DONE"
+                self.timeline.append(("end", job_id))
             return _response(
                 200,
                 {

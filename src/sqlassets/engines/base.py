@@ -47,6 +47,8 @@ class Capabilities:
     partitioning: bool
     """Tables keep ``PARTITION BY``/``CLUSTER BY``."""
     job_labels: bool
+    max_partitions_per_job: int | None = None
+    """Partitions one job may modify (BigQuery: 4,000); longer windows are split."""
 
 
 @dataclass(frozen=True)

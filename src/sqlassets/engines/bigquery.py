@@ -41,6 +41,19 @@ if TYPE_CHECKING:
 
 DIALECT = "bigquery"
 
+MAX_PARTITIONS_PER_JOB = 4000
+"""BigQuery's limit on partitions one job may modify."""
+
+_TABLE_LOCKS: dict[str, threading.Lock] = {}
+_TABLE_LOCKS_GUARD = threading.Lock()
+
+
+def table_lock(table: str) -> threading.Lock:
+    """The process-wide lock of one target table: one writer at a time (across engines)."""
+    with _TABLE_LOCKS_GUARD:
+        return _TABLE_LOCKS.setdefault(table, threading.Lock())
+
+
 RETRYABLE_REASONS = frozenset(
     {
         "backendError",
@@ -135,7 +148,11 @@ class BigQueryEngine(Engine):
     name = "bigquery"
     dialect = DIALECT
     capabilities = Capabilities(
-        query_parameters=True, dry_run_bytes=True, partitioning=True, job_labels=True
+        query_parameters=True,
+        dry_run_bytes=True,
+        partitioning=True,
+        job_labels=True,
+        max_partitions_per_job=MAX_PARTITIONS_PER_JOB,
     )
 
     def __init__(
@@ -240,7 +257,21 @@ class BigQueryEngine(Engine):
     def execute(self, job: Job, context: JobContext) -> JobResult:
         """Run ``job`` exactly once (attaching on 409), retrying only safe failures."""
         self._ensure_datasets(written_datasets(job.statements))
-        result, _ = self._run(job.sql(DIALECT), job.parameters, context, job.action)
+        # One writer per table: jobs of this process that write the same table queue up
+        # (Dagster pools do the same across processes, see the README).
+        targets = sorted(
+            {
+                ".".join(p for p in (t.this.catalog or self.project, t.this.db, t.this.name) if p)
+                for t in job.statements
+                if isinstance(t, exp.Create | exp.Merge | exp.LoadData | exp.Alter)
+                and isinstance(t.this, exp.Table)
+                and t.this.db
+            }
+        )
+        with contextlib.ExitStack() as stack:
+            for table in targets:  # sorted: two jobs never wait on each other in a cycle
+                stack.enter_context(table_lock(table))
+            result, _ = self._run(job.sql(DIALECT), job.parameters, context, job.action)
         return result
 
     def _run(
