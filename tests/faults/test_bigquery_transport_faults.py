@@ -202,3 +202,20 @@ def test_label_values_are_sanitized() -> None:
     assert label_value("Marts.Daily Revenue!") == "marts_daily_revenue"
     long = label_value("x" * 200)
     assert len(long) <= 63
+
+
+def test_a_retried_run_resubmits_after_a_failed_attempt_but_attaches_after_success(
+    fake, engine
+) -> None:
+    job = _jobs("marts.customers")[1]
+    context = JobContext("marts.customers", run_id="root-run")
+    fake.outcomes = [Outcome(job_error="invalidQuery", message="injected failure")]
+    with pytest.raises(EngineError, match="invalidQuery"):
+        engine.execute(job, context)
+    # Dagster re-executes the run (same root run id): attempt 1 failed, so attempt 2 runs.
+    retried = engine.execute(job, context)
+    assert retried.job_id.endswith("_a2") and not retried.attached
+    # Retried once more after a crash: attempt 2 succeeded, so it is attached, not re-run.
+    again = engine.execute(job, context)
+    assert again.attached and again.job_id == retried.job_id
+    assert sorted(fake.executions.values()) == [1, 1]

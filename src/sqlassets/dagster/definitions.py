@@ -260,9 +260,10 @@ def _materialize(
     for window in windows:
         job_context = JobContext(
             asset=model.name,
-            run_id=context.run.run_id,
+            # The root run: a re-execution of a crashed run attaches to the jobs it
+            # submitted (exactly once); the engine moves past attempts that failed.
+            run_id=context.run.root_run_id or context.run.run_id,
             window=window.label(),
-            attempt=context.retry_number + 1,
             labels=dict(spec.labels),
             maximum_bytes_billed=spec.maximum_bytes_billed,
         )

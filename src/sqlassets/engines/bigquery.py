@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 DIALECT = "bigquery"
 
+PREVIOUS_ATTEMPT_FAILED = "previousAttemptFailed"
 MAX_PARTITIONS_PER_JOB = 4000
 """BigQuery's limit on partitions one job may modify."""
 
@@ -291,14 +292,19 @@ class BigQueryEngine(Engine):
                 with self._slots:
                     return self._submit_and_wait(sql, parameters, attempt_context, action, fetch)
             except EngineError as error:
-                retryable = error.retryable
                 attempt = attempt_context.attempt + 1
+                attempt_context = replace(attempt_context, attempt=attempt)
+                if error.reason == PREVIOUS_ATTEMPT_FAILED:
+                    continue  # an earlier run's failed job: resubmit at once, no backoff
                 elapsed = time.monotonic() - started
                 policy = self.retry_policy
-                if not retryable or attempt > policy.max_attempts or elapsed > policy.deadline_s:
+                if (
+                    not error.retryable
+                    or attempt > policy.max_attempts
+                    or elapsed > policy.deadline_s
+                ):
                     raise
                 self._sleep(policy.backoff(attempt))
-                attempt_context = replace(attempt_context, attempt=attempt)
 
     def _submit_and_wait(
         self,
@@ -332,6 +338,15 @@ class BigQueryEngine(Engine):
             # Submitted before (a lost response, or a retried run): attach, never re-run.
             query_job = client.get_job(identifier, location=self.location)
             attached = True
+            if query_job.state == "DONE" and query_job.error_result:
+                # That attempt failed: this is a retry of it, under the next attempt's id.
+                raise EngineError(
+                    f"{context.asset}: attempt {context.attempt} ({identifier}) had failed",
+                    job_id=identifier,
+                    sql=sql,
+                    reason=PREVIOUS_ATTEMPT_FAILED,
+                    retryable=True,
+                ) from None
         except api_exceptions.GoogleAPICallError as error:
             raise _engine_error(error, context, identifier, sql) from None
         with self._lock:
