@@ -122,3 +122,23 @@ def test_component_and_dg_registry_entry_point(tmp_path: Path) -> None:
     context = SimpleNamespace(path=ROOT / "sql")
     defs = SqlAssetsComponent(project_dir="..").build_defs(context)  # type: ignore[arg-type]
     assert _key("marts.daily_revenue") in defs.get_repository_def().assets_defs_by_key
+
+
+def test_bigquery_assets_take_the_pool_of_their_table() -> None:
+    from sqlassets.dagster import definitions_for
+    from sqlassets.project import load_project
+
+    golden = load_project(ROOT / "tests" / "fixtures" / "golden", lineage=True)
+    defs = definitions_for(golden, "prod")
+    pools = {
+        assets.key.to_user_string(): assets.node_def.pool
+        for assets in defs.assets or []
+        if isinstance(assets, dg.AssetsDefinition)
+    }
+    assert pools["marts/daily_revenue"] == "sqlassets__prod__marts__daily_revenue"
+    local = definitions_for(golden, "local")
+    assert all(
+        assets.node_def.pool is None
+        for assets in local.assets or []
+        if isinstance(assets, dg.AssetsDefinition)
+    )

@@ -209,9 +209,15 @@ def _asset(
         check_specs=checks,
         partitions_def=spec.partitions_def,
         backfill_policy=translator.get_backfill_policy(model),
-        pool=f"sqlassets_{target.name}" if target.resource_key == "bigquery" else None,
+        # One pool per target table: with a pool limit of 1, runs never write it at once.
+        pool=_pool(target, spec) if target.resource_key == "bigquery" else None,
         can_subset=False,
     )(compute)
+
+
+def _pool(target: _Target, spec: dg.AssetSpec) -> str:
+    """``sqlassets__<target>__<dataset>__<table>``: the concurrency pool of one table."""
+    return "__".join(["sqlassets", target.name, *spec.key.path]).replace("-", "_")
 
 
 @contextlib.contextmanager
