@@ -349,6 +349,10 @@ class BigQueryEngine(Engine):
                 ) from None
         except api_exceptions.GoogleAPICallError as error:
             raise _engine_error(error, context, identifier, sql) from None
+        except BaseException:
+            # Interrupted while submitting: the job may exist already; its id is known.
+            self._cancel(identifier, None)
+            raise
         with self._lock:
             self._running[identifier] = query_job
         rows: list[dict[str, Any]] = []
