@@ -24,7 +24,14 @@ from sqlassets.spec import (
     ModelSpec,
     OnSchemaChange,
 )
-from sqlassets.strategies import Job, add_columns, parse_body, plan_jobs, rewrite_references
+from sqlassets.strategies import (
+    Job,
+    add_columns,
+    drop_table,
+    parse_body,
+    plan_jobs,
+    rewrite_references,
+)
 from sqlassets.window import (
     Window,
     WindowError,
@@ -174,6 +181,12 @@ def model_jobs(
     jobs: list[Job] = []
     if incremental and check_schema and not full_refresh:
         jobs += _schema_jobs(spec, engine, target, query, window)
+    if incremental and check_schema and full_refresh:
+        layout = engine.table_layout(target)
+        if layout is not None and layout != expected_layout(spec):
+            # BigQuery cannot CREATE OR REPLACE a table with another partitioning
+            # (dbt-core#2000): drop it first. Explicitly asked for; never implied.
+            jobs.append(drop_table(target))
     if incremental and not columns:
         # `SELECT *`: ask the warehouse for the query's columns (a dry run, no data).
         columns = tuple(engine.query_columns(query, list(window.parameters().values())))

@@ -483,6 +483,11 @@ def add_columns(target: exp.Table, columns: Sequence[tuple[str, exp.DataType]]) 
     return Job("alter", tuple(statements))
 
 
+def drop_table(target: exp.Table) -> Job:
+    """``DROP TABLE IF EXISTS t`` (a full refresh that changes the partitioning)."""
+    return Job("drop", (exp.Drop(this=target.copy(), kind="TABLE", exists=True),))
+
+
 def parse_body(sql: str) -> tuple[list[exp.Expression], exp.Expression]:
     """A model body as (temp-function statements, the query)."""
     statements = [tree for tree in sqlglot.parse(sql, read=DIALECT) if tree is not None]

@@ -219,3 +219,49 @@ def test_a_retried_run_resubmits_after_a_failed_attempt_but_attaches_after_succe
     again = engine.execute(job, context)
     assert again.attached and again.job_id == retried.job_id
     assert sorted(fake.executions.values()) == [1, 1]
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [(429, "rateLimitExceeded"), (500, "internalError"), (502, None), (503, "backendError")],
+)
+def test_transient_http_errors_on_insert_are_retried_with_the_same_id(
+    fake, engine, status: int, reason: str | None
+) -> None:
+    fake.outcomes = [Outcome(status=status, reason=reason)]
+    job = _jobs("marts.customers")[1]
+    result = engine.execute(job, JobContext("marts.customers"))
+    inserts = _inserts(fake)
+    assert len(inserts) == 2
+    assert (
+        inserts[0]["jobReference"]["jobId"] == inserts[1]["jobReference"]["jobId"] == result.job_id
+    )
+    assert fake.executions == {result.job_id: 1}
+
+
+@pytest.mark.parametrize("reason", ["internalError", "rateLimitExceeded"])
+def test_more_job_reasons_are_retried(fake, engine, reason: str) -> None:
+    fake.outcomes = [Outcome(job_error=reason)]
+    result = engine.execute(_jobs("marts.customers")[1], JobContext("marts.customers"))
+    assert result.job_id.endswith("_a2") and len(fake.executions) == 2
+
+
+def test_plan_warns_before_a_window_is_split(fake, engine, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    import sqlassets.execution
+    from sqlassets.cli import main
+
+    monkeypatch.setattr(sqlassets.execution, "open_engine", lambda config, target=None: engine)
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(
+        main,
+        ["plan", "--start", "2024-01-01 00:00", "--end", "2024-07-01 00:00"],
+        catch_exceptions=False,
+    )
+    assert (
+        "warning: marts.hourly_clicks: the window touches more than 4000 partitions"
+        in result.stderr
+    )
+    assert "runs as 2 jobs" in result.stderr
+    assert "total: " in result.stdout

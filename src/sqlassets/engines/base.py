@@ -34,6 +34,8 @@ class EngineError(SqlAssetsError):
         self.sql = sql
         self.reason = reason
         self.retryable = retryable
+        self.same_attempt = False
+        """Retry under the same job id (the insert failed; the job may exist)."""
 
 
 @dataclass(frozen=True)

@@ -257,6 +257,8 @@ class BigQueryEngine(Engine):
 
     def execute(self, job: Job, context: JobContext) -> JobResult:
         """Run ``job`` exactly once (attaching on 409), retrying only safe failures."""
+        if job.action == "drop":
+            return self._drop(job, context)
         self._ensure_datasets(written_datasets(job.statements))
         # One writer per table: jobs of this process that write the same table queue up
         # (Dagster pools do the same across processes, see the README).
@@ -287,24 +289,26 @@ class BigQueryEngine(Engine):
 
         started = time.monotonic()
         attempt_context = context
+        tries = 0
         while True:
             try:
                 with self._slots:
                     return self._submit_and_wait(sql, parameters, attempt_context, action, fetch)
             except EngineError as error:
-                attempt = attempt_context.attempt + 1
+                attempt = attempt_context.attempt + (0 if error.same_attempt else 1)
                 attempt_context = replace(attempt_context, attempt=attempt)
                 if error.reason == PREVIOUS_ATTEMPT_FAILED:
                     continue  # an earlier run's failed job: resubmit at once, no backoff
+                tries += 1
                 elapsed = time.monotonic() - started
                 policy = self.retry_policy
                 if (
                     not error.retryable
-                    or attempt > policy.max_attempts
+                    or tries >= policy.max_attempts
                     or elapsed > policy.deadline_s
                 ):
                     raise
-                self._sleep(policy.backoff(attempt))
+                self._sleep(policy.backoff(tries + 1))
 
     def _submit_and_wait(
         self,
@@ -348,7 +352,11 @@ class BigQueryEngine(Engine):
                     retryable=True,
                 ) from None
         except api_exceptions.GoogleAPICallError as error:
-            raise _engine_error(error, context, identifier, sql) from None
+            failure = _engine_error(error, context, identifier, sql)
+            # The insert itself failed: the job may or may not exist, so a retry re-sends
+            # the same id (a 409 then attaches) rather than risking a second job.
+            failure.same_attempt = True
+            raise failure from None
         except BaseException:
             # Interrupted while submitting: the job may exist already; its id is known.
             self._cancel(identifier, None)
@@ -387,6 +395,23 @@ class BigQueryEngine(Engine):
                 attached=attached,
             ),
             rows,
+        )
+
+    def _drop(self, job: Job, context: JobContext) -> JobResult:
+        """Drop tables through the API (a metadata call; no query job is needed)."""
+        started = time.monotonic()
+        for statement in job.statements:
+            table = statement.this
+            reference = ".".join(
+                part for part in (table.catalog or self.project, table.db, table.name) if part
+            )
+            with table_lock(reference):
+                self.client.delete_table(reference, not_found_ok=True)
+        return JobResult(
+            job_id=f"drop-{label_value(context.asset)}",
+            action=job.action,
+            sql=job.sql(DIALECT),
+            duration_s=time.monotonic() - started,
         )
 
     def _ensure_datasets(self, datasets: Sequence[tuple[str, str]]) -> None:

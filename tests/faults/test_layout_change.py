@@ -1,0 +1,67 @@
+"""A changed @partition_by/@cluster_by on an existing BigQuery table (the emulator)
+needs --full-refresh, which rebuilds it with the new layout."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sqlassets.dagster.run import run_project
+from sqlassets.project import load_project
+from tests.emulator.harness import Emulator, ensure_venv, start_emulator
+from tests.helpers import write_project
+
+PROJECT_ID = "layout-project"
+
+
+def _model(cluster: str) -> str:
+    return (
+        "-- @materialized: merge\n-- @unique_key: id\n-- @partition_by: d\n"
+        f"-- @cluster_by: {cluster}\n"
+        "SELECT 1 AS id, 'a' AS kind, 'x' AS shop, DATE '2024-01-01' AS d"
+    )
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    ensure_venv()
+    with start_emulator(project=PROJECT_ID) as running:
+        yield running
+
+
+def test_changed_clustering_needs_full_refresh(emulator: Emulator, tmp_path: Path) -> None:
+    write_project(
+        tmp_path,
+        {
+            "sql/marts/m.sql": _model("kind"),
+            "pyproject.toml": (
+                '[tool.sqlassets.targets.emu]\nengine = "bigquery"\n'
+                f'project = "{PROJECT_ID}"\napi_endpoint = "{emulator.endpoint}"\n'
+            ),
+        },
+    )
+
+    def run(full_refresh: bool = False):
+        project = load_project(tmp_path, lineage=True).raise_for_errors()
+        (outcome,) = run_project(
+            project, set(project.models), target="emu", full_refresh=full_refresh
+        )
+        return outcome
+
+    assert run().status == "materialized"
+    client = emulator.client()
+    assert client.get_table(f"{PROJECT_ID}.marts.m").clustering_fields == ["kind"]
+    (tmp_path / "sql/marts/m.sql").write_text(_model("shop"))
+    changed = run()
+    assert changed.status == "failed"
+    assert "--full-refresh" in changed.message and "shop" in changed.message
+    assert client.get_table(f"{PROJECT_ID}.marts.m").clustering_fields == ["kind"]
+    assert run(full_refresh=True).status == "materialized"
+    table = client.get_table(f"{PROJECT_ID}.marts.m")
+    assert table.clustering_fields == ["shop"]
+    assert table.time_partitioning.field == "d"
+    assert [tuple(row.values()) for row in client.query("SELECT id FROM marts.m").result()] == [
+        (1,)
+    ]
