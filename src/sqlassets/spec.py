@@ -13,7 +13,7 @@ import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
@@ -1203,12 +1203,3 @@ def _has_sql(body: str) -> bool:
         if stripped and not stripped.startswith("--"):
             return True
     return False
-
-
-def window_step(cadence: Cadence) -> timedelta | None:
-    """The fixed length of one partition, or None for months."""
-    return {
-        Cadence.HOURLY: timedelta(hours=1),
-        Cadence.DAILY: timedelta(days=1),
-        Cadence.WEEKLY: timedelta(days=7),
-    }.get(cadence)
