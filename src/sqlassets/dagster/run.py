@@ -30,13 +30,26 @@ class Outcome:
     """What happened to one asset in a run."""
 
     name: str
-    window: str = "-"
+    windows: list[str] = field(default_factory=list)
+    """The window of each Dagster run the model took part in."""
     status: str = "skipped"
     rows: int | None = None
     bytes: int | None = None
     duration_s: float | None = None
     message: str = ""
     failed_checks: list[str] = field(default_factory=list)
+
+    @property
+    def window(self) -> str:
+        """The windows, short: ``a..b`` for one run, ``a..z (5 runs)`` for several."""
+        if not self.windows:
+            return "-"
+        if len(self.windows) == 1:
+            return self.windows[0]
+        if not any(".." in window for window in self.windows):
+            return ", ".join(self.windows)  # static keys, or single partitions
+        first, last = self.windows[0].split("..")[0], self.windows[-1].split("..")[-1]
+        return f"{first}..{last} ({len(self.windows)} runs)"
 
     @property
     def ok(self) -> bool:
@@ -191,21 +204,23 @@ def _run_batch(
     )
     for name in batch.names:
         outcome = outcomes[name]
-        outcome.window = (
-            batch.label if outcome.window == "-" else f"{outcome.window}, {batch.label}"
-        )
+        outcome.windows.append(batch.label)
         if outcome.status in ("skipped",):
             outcome.message = outcome.message or "not run (an upstream step failed)"
+    counted: set[str] = set()
     for event in result.get_asset_materialization_events():
         name = names_by_key.get(event.asset_key)
-        if name is None:
+        if name is None or name in counted:
+            # A range run records one event per partition, all from the same step.
             continue
+        counted.add(name)
         metadata = event.materialization.metadata
         outcome = outcomes[name]
         outcome.status = "materialized" if outcome.status != "failed" else outcome.status
         outcome.message = ""
-        outcome.rows = _value(metadata.get("sqlassets/rows_affected"))
-        outcome.bytes = _value(metadata.get("sqlassets/bytes_processed"))
+        # Several runs (chunks, static keys) add up.
+        outcome.rows = _add(outcome.rows, _value(metadata.get("sqlassets/rows_affected")))
+        outcome.bytes = _add(outcome.bytes, _value(metadata.get("sqlassets/bytes_processed")))
         duration = _value(metadata.get("sqlassets/duration_s"))
         outcome.duration_s = (outcome.duration_s or 0.0) + float(duration or 0.0)
     for evaluation in result.get_asset_check_evaluations():
@@ -233,6 +248,12 @@ def _run_batch(
                     if data.error
                     else "failed"
                 )
+
+
+def _add(total: int | None, value: Any) -> int | None:
+    if value is None:
+        return total
+    return (total or 0) + int(value)
 
 
 def _value(entry: Any) -> Any:
