@@ -40,6 +40,11 @@ def test_the_example_project_runs_end_to_end(example: Path) -> None:
     project = load_project(example, lineage=True).raise_for_errors()
     outcomes = run_project(project, set(project.models), start="2024-01-01", end="2024-02-01")
     assert {o.name: o.status for o in outcomes} == {name: "materialized" for name in project.models}
+    by_name = {o.name: o for o in outcomes}
+    # max_partitions=7: five Dagster runs, each of one statement; rows counted once per run.
+    events = by_name["raw.web_events"]
+    assert (events.window, events.rows) == ("2024-01-01..2024-01-31 (5 runs)", 31 * 80)
+    assert by_name["marts.regional_sales"].window == "eu, us"
     assert _query(example, "SELECT COUNT(*) FROM raw.orders") == [(455,)]
     days = _query(
         example,
