@@ -60,3 +60,14 @@ def parameter_tokens(model: Model) -> Iterator[tuple[str, Location]]:
         if previous is not None and previous.text == "@" and previous.end + 1 == token.start:
             continue  # the second @ of @@system_variable
         yield following.text, token_location(token, model.path, model.body_line)
+
+
+def first_parameter_uses(
+    model: Model, names: frozenset[str] | set[str]
+) -> Iterator[tuple[str, Location]]:
+    """The first ``@name`` of each of ``names`` in the body, in order, with its location."""
+    seen: set[str] = set()
+    for name, location in parameter_tokens(model):
+        if name in names and name not in seen:
+            seen.add(name)
+            yield name, location

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from sqlassets.codes import Code
 from sqlassets.errors import Diagnostic
-from sqlassets.lint.rule import Rule, parameter_tokens, per_model
+from sqlassets.lint.rule import Rule, first_parameter_uses, per_model
 from sqlassets.loader import Model
 from sqlassets.spec import KEY_PARAMETER, PARAMETERS, WINDOW_PARAMETERS
 
@@ -34,21 +34,18 @@ def check_model(model: Model) -> Iterator[Diagnostic]:
     unavailable = (model.analysis.parameters & PARAMETERS) - available
     if not unavailable:
         return
-    reported: set[str] = set()
-    for name, location in parameter_tokens(model):
-        if name in unavailable and name not in reported:
-            reported.add(name)
-            hint = (
-                "partition the model with @partitions to get it"
-                if kind == "unpartitioned"
-                else f"a {kind} model gets only " + ", ".join(f"`@{p}`" for p in sorted(available))
-            )
-            yield Diagnostic(
-                Code.WINDOW_PARAMETER_UNPARTITIONED,
-                f"`@{name}` is not bound in {'an' if kind[0] in 'aeiou' else 'a'} {kind} model: "
-                f"{hint}",
-                location,
-            )
+    hint = (
+        "partition the model with @partitions to get it"
+        if kind == "unpartitioned"
+        else f"a {kind} model gets only " + ", ".join(f"`@{p}`" for p in sorted(available))
+    )
+    article = "an" if kind[0] in "aeiou" else "a"
+    for name, location in first_parameter_uses(model, unavailable):
+        yield Diagnostic(
+            Code.WINDOW_PARAMETER_UNPARTITIONED,
+            f"`@{name}` is not bound in {article} {kind} model: {hint}",
+            location,
+        )
 
 
 RULE = Rule(

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 from sqlassets.codes import Code
 from sqlassets.errors import Diagnostic
-from sqlassets.lint.rule import Rule, parameter_tokens, per_model
+from sqlassets.lint.rule import Rule, first_parameter_uses, per_model
 from sqlassets.loader import Model
 from sqlassets.spec import PARAMETERS
 
@@ -29,18 +29,15 @@ def check_model(model: Model) -> Iterator[Diagnostic]:
     unknown = model.analysis.parameters - PARAMETERS
     if not unknown:
         return
-    reported: set[str] = set()
-    for name, location in parameter_tokens(model):
-        if name in unknown and name not in reported:
-            reported.add(name)
-            close = difflib.get_close_matches(name, sorted(PARAMETERS), n=1)
-            hint = f"; did you mean `@{close[0]}`?" if close else ""
-            yield Diagnostic(
-                Code.UNKNOWN_PARAMETER,
-                f"query parameter `@{name}` is never bound: sqlassets binds "
-                f"{', '.join('@' + p for p in sorted(PARAMETERS))}{hint}",
-                location,
-            )
+    for name, location in first_parameter_uses(model, unknown):
+        close = difflib.get_close_matches(name, sorted(PARAMETERS), n=1)
+        hint = f"; did you mean `@{close[0]}`?" if close else ""
+        yield Diagnostic(
+            Code.UNKNOWN_PARAMETER,
+            f"query parameter `@{name}` is never bound: sqlassets binds "
+            f"{', '.join('@' + p for p in sorted(PARAMETERS))}{hint}",
+            location,
+        )
 
 
 RULE = Rule(Code.UNKNOWN_PARAMETER, "unknown-parameter", __doc__, per_model(check_model))
