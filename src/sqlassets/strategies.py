@@ -488,10 +488,28 @@ def drop_table(target: exp.Table) -> Job:
     return Job("drop", (exp.Drop(this=target.copy(), kind="TABLE", exists=True),))
 
 
+_POSITION_KEYS = frozenset(("line", "col", "start", "end"))
+
+
 def parse_body(sql: str) -> tuple[list[exp.Expression], exp.Expression]:
-    """A model body as (temp-function statements, the query)."""
+    """A model body as (temp-function statements, the query), without source positions."""
     statements = [tree for tree in sqlglot.parse(sql, read=DIALECT) if tree is not None]
+    for statement in statements:
+        _drop_positions(statement)
     return statements[:-1], statements[-1]
+
+
+def _drop_positions(tree: exp.Expression) -> None:
+    """Forget token positions: diagnostics are made at load time, not when building jobs.
+
+    sqlglot deep-copies each node's ``meta`` dict with ``copy.deepcopy``; for the
+    positions the parser records on every identifier that is most of the cost of
+    copying a tree (4x here), and jobs copy trees at every rewrite.
+    """
+    for node in tree.walk():
+        meta = node._meta
+        if meta is not None and meta.keys() <= _POSITION_KEYS:
+            node._meta = None
 
 
 # ---------------------------------------------------------------- checks
