@@ -18,12 +18,17 @@ from sqlglot.errors import ParseError, SqlglotError, TokenError
 from sqlglot.tokens import Token, TokenType
 
 from sqlassets.codes import Code
+from sqlassets.dialect import (
+    DIALECT,
+    SIDE_EFFECT_TOKENS,
+    side_effect,
+    side_effect_keyword,
+    statement_kind,
+)
 from sqlassets.errors import Diagnostic, Location, Severity, SqlAssetsError, display_path
 from sqlassets.header import parse_header
 from sqlassets.lineage import ColumnSources, column_sources
 from sqlassets.spec import ModelSpec, TableRef, build_spec
-
-DIALECT = "bigquery"
 
 
 class SqlSyntaxError(SqlAssetsError):
@@ -50,6 +55,8 @@ class SqlAnalysis:
     """Names of the final projection; None when a star hides them."""
     has_star: bool
     statement_kinds: tuple[str, ...]
+    side_effect: tuple[int, str] | None = None
+    """``(statement index, keyword)`` of a writing statement inside the body."""
     temp_functions: tuple[str, ...] = ()
     column_sources: ColumnSources | None = None
     """Output column -> source ``(table, column)`` pairs; computed on request."""
@@ -136,21 +143,16 @@ def analyze_sql(
         parameters=frozenset(parameters),
         output_columns=output_columns,
         has_star=has_star,
-        statement_kinds=tuple(_statement_kind(tree) for tree in statements),
+        statement_kinds=tuple(statement_kind(tree) for tree in statements),
+        side_effect=(
+            None
+            if (found := side_effect(statements)) is None
+            else (found[0], side_effect_keyword(found[1]))
+        ),
         temp_functions=tuple(functions),
         column_sources=column_sources(query) if lineage and query is not None else None,
         token_hash=token_hash,
     )
-
-
-def _statement_kind(tree: exp.Expression) -> str:
-    if (
-        isinstance(tree, exp.Create)
-        and str(tree.args.get("kind", "")).upper() == "FUNCTION"
-        and tree.find(exp.TemporaryProperty) is not None
-    ):
-        return "TempFunction"
-    return type(tree).__name__
 
 
 def _table_ref(table: exp.Table) -> TableRef | None:
@@ -331,6 +333,17 @@ def load_model(
                 Location(path, 1, 1),
             )
         ]
+    if "\x00" in text:
+        before = text[: text.index("\x00")]
+        line = before.count("\n") + 1
+        column = len(before) - (before.rfind("\n") + 1) + 1
+        return None, [
+            Diagnostic(
+                Code.SYNTAX,
+                "a NUL byte (U+0000) in the file: a SQL file is text; remove it",
+                Location(path, line, column),
+            )
+        ]
     header = parse_header(text, path)
     relative = PurePosixPath(source.relative_to(sql_dir).as_posix())
     spec, diagnostics = build_spec(header, path, relative)
@@ -372,9 +385,20 @@ def _body_shape(analysis: SqlAnalysis, sql: str, path: str, first_line: int) -> 
         ),
         None,
     )
+    starts = _statement_starts(sql, path, first_line)
+    if wrong is None and analysis.side_effect is not None:
+        index, keyword = analysis.side_effect
+        location = _keyword_location(sql, path, first_line, index)
+        return [
+            Diagnostic(
+                Code.BODY_SHAPE,
+                f"`{keyword}` inside the query: a model body must be a pure query, with no "
+                "statement that writes or changes anything; sqlassets writes the table itself",
+                location,
+            )
+        ]
     if wrong is None:
         return []
-    starts = _statement_starts(sql, path, first_line)
     location = starts[wrong] if wrong < len(starts) else Location(path, first_line, 1)
     return [
         Diagnostic(
@@ -384,6 +408,29 @@ def _body_shape(analysis: SqlAnalysis, sql: str, path: str, first_line: int) -> 
             location,
         )
     ]
+
+
+def _keyword_location(sql: str, path: str, first_line: int, statement: int) -> Location:
+    """Where the offending keyword stands in statement number ``statement``."""
+    index = 0
+    first: Location | None = None
+    skip_first = True  # a preamble's own CREATE, or the statement's first token
+    for token in tokens(sql):
+        if token.token_type == TokenType.SEMICOLON:
+            index += 1
+            skip_first = True
+            continue
+        if index != statement:
+            continue
+        if first is None:
+            first = token_location(token, path, first_line)
+        if skip_first:
+            skip_first = False
+            if token.token_type == TokenType.CREATE:
+                continue
+        if token.token_type in SIDE_EFFECT_TOKENS:
+            return token_location(token, path, first_line)
+    return first or Location(path, first_line, 1)
 
 
 def _statement_starts(sql: str, path: str, first_line: int) -> list[Location]:

@@ -24,6 +24,7 @@ from sqlglot import expressions as exp
 from sqlglot.errors import SqlglotError
 
 from sqlassets.codes import Code
+from sqlassets.dialect import side_effect, side_effect_keyword
 from sqlassets.errors import Diagnostic, Location
 from sqlassets.header import Header
 
@@ -949,6 +950,10 @@ def _boolean_sql_problem(text: str) -> str | None:
         return "the expression must be one boolean SQL expression"
     if isinstance(statements[0], exp.Query | exp.DDL | exp.DML | exp.Command):
         return "the expression must be a boolean condition, not a statement"
+    found = side_effect([statements[0]])
+    if found is not None:
+        keyword = side_effect_keyword(found[1])
+        return f"`{keyword}` inside the expression: a check reads, never writes"
     return None
 
 

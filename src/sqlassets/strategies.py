@@ -16,8 +16,8 @@ from datetime import date, datetime
 import sqlglot
 from sqlglot import expressions as exp
 
+from sqlassets.dialect import DIALECT, side_effect, side_effect_keyword
 from sqlassets.errors import SqlAssetsError
-from sqlassets.loader import DIALECT
 from sqlassets.spec import (
     AcceptedValuesCheck,
     CheckSpec,
@@ -494,9 +494,22 @@ _POSITION_KEYS = frozenset(("line", "col", "start", "end"))
 def parse_body(sql: str) -> tuple[list[exp.Expression], exp.Expression]:
     """A model body as (temp-function statements, the query), without source positions."""
     statements = [tree for tree in sqlglot.parse(sql, read=DIALECT) if tree is not None]
+    _refuse_side_effects(statements, "the model body")
+    if not isinstance(statements[-1], exp.Query):
+        raise StrategyError("the model body does not end with a query")
     for statement in statements:
         _drop_positions(statement)
     return statements[:-1], statements[-1]
+
+
+def _refuse_side_effects(statements: list[exp.Expression], what: str) -> None:
+    """Lint refuses these first; this holds again before any job is built (files change)."""
+    found = side_effect(statements)
+    if found is not None:
+        raise StrategyError(
+            f"`{side_effect_keyword(found[1])}` inside {what}: it must be a pure query; "
+            "nothing was sent"
+        )
 
 
 def _drop_positions(tree: exp.Expression) -> None:
@@ -580,6 +593,7 @@ def check_query(spec: ModelSpec, check: CheckSpec, table: exp.Table, window: Win
     else:
         assert isinstance(check, ExpressionCheck)
         condition_sql = sqlglot.parse_one(check.sql, read=DIALECT)
+        _refuse_side_effects([condition_sql], f"check `{check.name}`")
         qualified = condition_sql.transform(
             lambda node: (
                 column(node.name) if isinstance(node, exp.Column) and not node.table else node

@@ -31,6 +31,12 @@ from sqlassets.window import QueryParameter
 
 DIALECT = "duckdb"
 
+# DuckDB releases that return wrong results on the write paths this engine takes:
+# 2.0.0 reads a table filled from a temp table of one row group or more
+# (122,880 rows) in one transaction as if its rows were NULL, on the same
+# connection (tests/test_duckdb_row_groups.py holds the ten-line reproduction).
+BROKEN_VERSIONS = frozenset({"2.0.0"})
+
 _READERS = {
     "PARQUET": ("read_parquet", ()),
     "CSV": ("read_csv", (("header", exp.true()),)),
@@ -62,6 +68,11 @@ class DuckDBEngine(Engine):
         """The shared connection, opened on first use (BigQuery's time zone: UTC)."""
         with self._lock:
             if self._connection is None:
+                if duckdb.__version__ in BROKEN_VERSIONS:
+                    raise EngineError(
+                        f"DuckDB {duckdb.__version__} returns wrong results after large "
+                        "writes; install duckdb>=2.0.1 (`uv sync --locked` does)"
+                    )
                 if self.database != ":memory:":
                     Path(self.database).parent.mkdir(parents=True, exist_ok=True)
                 connection = duckdb.connect(self.database)

@@ -1,0 +1,101 @@
+"""The source dialect and what sqlassets asks of the SQL written in it.
+
+One definition of the dialect model files are written in, and of a *pure*
+query: one that reads and never writes, shared by the loader (lint), the spec
+(check expressions, merge filters) and the strategies (again before any job is
+built).
+"""
+
+from __future__ import annotations
+
+from sqlglot import expressions as exp
+from sqlglot.tokens import TokenType
+
+DIALECT = "bigquery"
+"""The dialect model files are written in."""
+
+# Statements that write, change or run something. A model body is a pure query:
+# none of these may stand anywhere in its tree (BigQuery runs `WITH d AS
+# (DELETE …) SELECT …`-shaped scripts, and DuckDB runs DML inside a CTE).
+_SIDE_EFFECTS: tuple[type[exp.Expression], ...] = (
+    exp.DML,
+    exp.Create,
+    exp.Drop,
+    exp.Alter,
+    exp.TruncateTable,
+    exp.Command,
+    exp.Transaction,
+    exp.Commit,
+    exp.Rollback,
+    exp.LoadData,
+    exp.Export,
+    exp.Set,
+    exp.Use,
+    exp.Grant,
+    exp.Revoke,
+    exp.Pragma,
+    exp.Declare,
+    exp.Analyze,
+    exp.Cache,
+    exp.Uncache,
+    exp.Refresh,
+    exp.Execute,
+    exp.Attach,
+    exp.Detach,
+    exp.Install,
+    exp.Kill,
+)
+SIDE_EFFECT_TOKENS = frozenset(
+    {
+        TokenType.DELETE,
+        TokenType.UPDATE,
+        TokenType.INSERT,
+        TokenType.MERGE,
+        TokenType.CREATE,
+        TokenType.DROP,
+        TokenType.ALTER,
+        TokenType.TRUNCATE,
+        TokenType.COMMAND,
+        TokenType.SET,
+        TokenType.USE,
+        TokenType.GRANT,
+        TokenType.PRAGMA,
+        TokenType.COPY,
+        TokenType.EXECUTE,
+    }
+)
+
+
+def side_effect(statements: list[exp.Expression]) -> tuple[int, exp.Expression] | None:
+    """The first statement inside a model body that is not part of a pure query.
+
+    Returns ``(statement index, node)``; the root of a ``CREATE TEMP FUNCTION``
+    preamble statement is allowed, anything inside it is not.
+    """
+    for index, tree in enumerate(statements):
+        for node in tree.walk():
+            if node is tree and statement_kind(tree) == "TempFunction":
+                continue
+            if isinstance(node, _SIDE_EFFECTS):
+                return index, node
+    return None
+
+
+def side_effect_keyword(node: exp.Expression) -> str:
+    """``DELETE``, ``MERGE``, … for a node :func:`side_effect` found."""
+    if isinstance(node, exp.Command):
+        return str(node.this).upper()
+    return {"TruncateTable": "TRUNCATE", "LoadData": "LOAD DATA"}.get(
+        type(node).__name__, type(node).__name__.upper()
+    )
+
+
+def statement_kind(tree: exp.Expression) -> str:
+    """The statement's class name, or ``TempFunction`` for ``CREATE TEMP FUNCTION``."""
+    if (
+        isinstance(tree, exp.Create)
+        and str(tree.args.get("kind", "")).upper() == "FUNCTION"
+        and tree.find(exp.TemporaryProperty) is not None
+    ):
+        return "TempFunction"
+    return type(tree).__name__
