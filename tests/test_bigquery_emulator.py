@@ -12,8 +12,9 @@ from google.cloud import bigquery
 from sqlglot import expressions as exp
 
 from sqlassets.config import BigQueryTarget
-from sqlassets.engines.base import EngineError, JobContext
+from sqlassets.engines.base import JobContext
 from sqlassets.engines.bigquery import BigQueryEngine
+from sqlassets.errors import EngineError
 from sqlassets.execution import model_jobs, resolve_window, run_model
 from sqlassets.project import Project, load_project
 from tests.emulator.harness import Emulator, ensure_venv, start_emulator

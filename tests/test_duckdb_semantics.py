@@ -7,8 +7,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sqlassets.engines.base import EngineError, JobContext
+from sqlassets.engines.base import JobContext
 from sqlassets.engines.duckdb import DuckDBEngine
+from sqlassets.errors import EngineError
 from sqlassets.execution import resolve_window, run_model
 from sqlassets.project import Project, load_project
 from tests.helpers import write_project

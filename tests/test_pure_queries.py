@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from sqlassets.cli import main
 from sqlassets.dagster.resources import DuckDBEngineResource
 from sqlassets.engines.duckdb import DuckDBEngine
+from sqlassets.errors import StrategyError
 from sqlassets.execution import model_jobs
 from sqlassets.project import load_project
-from sqlassets.strategies import StrategyError
 from sqlassets.window import Window
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from sqlassets.errors import ConfigError, display_path
+from sqlassets.errors import ConfigError, did_you_mean, display_path
 
 if TYPE_CHECKING:
     from sqlassets.project import Project
@@ -178,17 +178,13 @@ def compile_command(
     project_dir: Path | None,
 ) -> None:
     """Print the exact statements a run of MODEL would send, in the target's dialect."""
-    import difflib
-
-    from sqlassets.engines.base import EngineError
+    from sqlassets.errors import EngineError, WindowError
     from sqlassets.execution import model_jobs, open_engine, render_jobs, resolve_window
-    from sqlassets.window import WindowError
 
     project = _load_valid_project(project_dir)
     model = project.models.get(model_name)
     if model is None:
-        close = difflib.get_close_matches(model_name, list(project.models), n=1)
-        _usage(f"no model `{model_name}`" + (f"; did you mean `{close[0]}`?" if close else ""))
+        _usage(f"no model `{model_name}`" + did_you_mean(model_name, project.models))
     try:
         engine = open_engine(project.config, target)
         window = resolve_window(model, partition, start, end)
@@ -221,9 +217,8 @@ def plan(
     On BigQuery: the bytes each job would scan (nothing runs, nothing is billed).
     On DuckDB: whether each query plans (EXPLAIN).
     """
-    from sqlassets.engines.base import EngineError
+    from sqlassets.errors import EngineError, WindowError
     from sqlassets.execution import model_jobs, open_engine, resolve_window, split_window
-    from sqlassets.window import WindowError
 
     project = _load_valid_project(project_dir)
     try:
@@ -315,7 +310,8 @@ def run(
     import time
 
     from sqlassets.dagster.run import run_project
-    from sqlassets.selection import SelectionError, select
+    from sqlassets.errors import SelectionError
+    from sqlassets.selection import select
 
     project = _load_valid_project(project_dir)
     try:

@@ -1,7 +1,8 @@
 """Stable diagnostic codes.
 
-Codes never change meaning once released; ``sqlassets lint`` documents each
-one in its rule module (``sqlassets.lint.rules``).
+Codes never change meaning once released. Lint codes (SA1xx-SA4xx, SA900) are
+documented in ``sqlassets.lint.rules``; runtime codes (:data:`RUNTIME_CODES`)
+are carried by the exceptions of :mod:`sqlassets.errors`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import enum
 
 class Code(enum.StrEnum):
     """Every diagnostic code sqlassets emits."""
+
+    INTERNAL = "SA000"
+    """An error without a more precise code (a project that cannot be used)."""
 
     SYNTAX = "SA100"
     """The SQL body does not parse."""
@@ -40,3 +44,19 @@ class Code(enum.StrEnum):
     DUPLICATE_NAME = "SA402"
     SELF_REFERENCE = "SA403"
     CONFIG = "SA900"
+    WINDOW = "SA501"
+    """A requested partition or window does not exist for the model."""
+    STRATEGY = "SA502"
+    """A model cannot be turned into statements."""
+    SELECTION = "SA503"
+    """A selector selects nothing, or names an unknown model."""
+    SCHEMA_CHANGE = "SA504"
+    """A query's columns or layout no longer match its existing table."""
+    ENGINE = "SA600"
+    """A statement failed on the warehouse."""
+
+
+RUNTIME_CODES = frozenset(
+    {Code.INTERNAL, Code.WINDOW, Code.STRATEGY, Code.SELECTION, Code.SCHEMA_CHANGE, Code.ENGINE}
+)
+"""Codes raised while running, not found by ``sqlassets lint``."""

@@ -9,7 +9,6 @@ selected, and fails then with the variable's name.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import re
 import tomllib
@@ -21,7 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sqlassets.codes import Code
-from sqlassets.errors import ConfigError, Diagnostic, Location, display_path
+from sqlassets.errors import ConfigError, Diagnostic, Location, did_you_mean, display_path
 from sqlassets.spec import PROJECT_ID, parse_bytes
 
 DEFAULT_TARGET = "local"
@@ -144,8 +143,7 @@ class Config:
 
 
 def _suggest(word: str, options: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1)
-    return f"; did you mean `{close[0]}`?" if close else ""
+    return did_you_mean(word, options)
 
 
 def find_project_dir(start: Path | None = None) -> Path:

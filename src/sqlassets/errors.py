@@ -7,10 +7,14 @@ all understand.
 
 from __future__ import annotations
 
+import difflib
 import enum
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlassets.codes import Code
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -57,7 +61,7 @@ class Diagnostic:
 class SqlAssetsError(Exception):
     """Base of every error sqlassets raises on purpose."""
 
-    code = "SA000"
+    code: str = Code.INTERNAL
 
     def __init__(self, message: str, location: Location | None = None, code: str | None = None):
         super().__init__(message)
@@ -79,13 +83,13 @@ class SqlAssetsError(Exception):
 class ConfigError(SqlAssetsError):
     """The project configuration (``[tool.sqlassets]``) is invalid."""
 
-    code = "SA900"
+    code = Code.CONFIG
 
 
 class ProjectError(SqlAssetsError):
     """The project cannot be used: it holds one or more error diagnostics."""
 
-    code = "SA000"
+    code = Code.INTERNAL
 
     def __init__(self, diagnostics: list[Diagnostic]):
         errors = [d for d in diagnostics if d.is_error]
@@ -101,6 +105,71 @@ class ProjectError(SqlAssetsError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class SqlSyntaxError(SqlAssetsError):
+    """The SQL does not parse; located at the token the parser stopped on."""
+
+    code = Code.SYNTAX
+
+
+class WindowError(SqlAssetsError):
+    """A requested partition or window does not exist for the model."""
+
+    code = Code.WINDOW
+
+
+class StrategyError(SqlAssetsError):
+    """A model cannot be turned into statements (for example: columns unknown)."""
+
+    code = Code.STRATEGY
+
+
+class SelectionError(SqlAssetsError):
+    """A selector that matches no model."""
+
+    code = Code.SELECTION
+
+
+class EngineError(SqlAssetsError):
+    """A statement failed on the warehouse; the message is the warehouse's own."""
+
+    code = Code.ENGINE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_id: str | None = None,
+        sql: str | None = None,
+        reason: str | None = None,
+        retryable: bool = False,
+    ):
+        super().__init__(message)
+        self.job_id = job_id
+        self.sql = sql
+        self.reason = reason
+        self.retryable = retryable
+        self.same_attempt = False
+        """Retry under the same job id (the insert failed; the job may exist)."""
+
+
+class SchemaChangeError(EngineError):
+    """The query's columns, or the table's layout, no longer match the existing table.
+
+    An :class:`EngineError` because it is found by asking the warehouse and ends
+    the model's run the way a failed statement does.
+    """
+
+    code = Code.SCHEMA_CHANGE
+
+
+def did_you_mean(
+    word: str, options: Iterable[str], *, cutoff: float = 0.6, prefix: str = ""
+) -> str:
+    """``; did you mean `x`?`` for the closest of ``options``, or an empty string."""
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=cutoff)
+    return f"; did you mean `{prefix}{close[0]}`?" if close else ""
 
 
 def display_path(path: Path | str, base: Path | None = None) -> str:

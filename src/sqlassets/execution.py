@@ -12,7 +12,8 @@ from datetime import datetime
 from sqlglot import expressions as exp
 
 from sqlassets.config import BigQueryTarget, Config, DuckDBTarget
-from sqlassets.engines.base import Engine, EngineError, JobContext, JobResult
+from sqlassets.engines.base import Engine, JobContext, JobResult
+from sqlassets.errors import SchemaChangeError, WindowError
 from sqlassets.loader import Model
 from sqlassets.project import Project
 from sqlassets.spec import (
@@ -32,15 +33,7 @@ from sqlassets.strategies import (
     plan_jobs,
     rewrite_references,
 )
-from sqlassets.window import (
-    Window,
-    WindowError,
-    key_window,
-    latest_window,
-    parse_moment,
-    step,
-    time_window,
-)
+from sqlassets.window import Window, key_window, latest_window, parse_moment, step, time_window
 
 
 def open_engine(config: Config, target: str | None = None) -> Engine:
@@ -92,12 +85,6 @@ def resolve_window(
         high = end if isinstance(end, datetime) else parse_moment(end)
         return time_window(spec, low, high)
     return latest_window(spec, now)
-
-
-class SchemaChangeError(EngineError):
-    """The query's columns, or the table's layout, no longer match the existing table."""
-
-    code = "SA504"
 
 
 @dataclass(frozen=True)

@@ -25,16 +25,16 @@ from sqlassets.dialect import (
     side_effect_keyword,
     statement_kind,
 )
-from sqlassets.errors import Diagnostic, Location, Severity, SqlAssetsError, display_path
+from sqlassets.errors import (
+    Diagnostic,
+    Location,
+    Severity,
+    SqlSyntaxError,
+    display_path,
+)
 from sqlassets.header import parse_header
 from sqlassets.lineage import ColumnSources, column_sources
 from sqlassets.spec import ModelSpec, TableRef, build_spec
-
-
-class SqlSyntaxError(SqlAssetsError):
-    """The SQL does not parse; located at the token the parser stopped on."""
-
-    code = Code.SYNTAX
 
 
 @dataclass(frozen=True, slots=True)

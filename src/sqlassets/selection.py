@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 from collections.abc import Sequence
 
-from sqlassets.errors import SqlAssetsError
+from sqlassets.errors import SelectionError, did_you_mean
 from sqlassets.graph import Graph
-
-
-class SelectionError(SqlAssetsError):
-    """A selector that matches no model."""
-
-    code = "SA503"
 
 
 def select(graph: Graph, selectors: Sequence[str]) -> set[str]:
@@ -27,8 +20,7 @@ def select(graph: Graph, selectors: Sequence[str]) -> set[str]:
         pattern = text.strip("+")
         matched = {name for name in graph.models if fnmatch.fnmatchcase(name, pattern)}
         if not matched:
-            close = difflib.get_close_matches(pattern, list(graph.models), n=1)
-            hint = f"; did you mean `{close[0]}`?" if close else ""
+            hint = did_you_mean(pattern, graph.models)
             raise SelectionError(f"`{selector}` selects no model{hint}")
         for name in matched:
             chosen.add(name)

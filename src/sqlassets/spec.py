@@ -8,7 +8,6 @@ so a spec built in code is held to the same rules as one built from a file.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -25,8 +24,12 @@ from sqlglot.errors import SqlglotError
 
 from sqlassets.codes import Code
 from sqlassets.dialect import side_effect, side_effect_keyword
-from sqlassets.errors import Diagnostic, Location
+from sqlassets.errors import Diagnostic, Location, did_you_mean
 from sqlassets.header import Header
+from sqlassets.parameters import (
+    PARTITION_KEY,
+    START_DATE,
+)
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PROJECT_ID = re.compile(r"[a-z][a-z0-9\-]*[a-z0-9]")
@@ -44,11 +47,8 @@ _STRFTIME = re.compile(r"(?:%[YmdHjUuVGgWa-zA-Z%]|[^%{}])*")
 
 MAX_CLUSTER_COLUMNS = 4
 
-WINDOW_PARAMETERS = frozenset({"start_date", "end_date", "start_ts", "end_ts"})
 """Query parameters that carry a time-partitioned run's half-open window."""
-KEY_PARAMETER = "partition_key"
 """The query parameter that carries a static partition's key."""
-PARAMETERS = WINDOW_PARAMETERS | {KEY_PARAMETER}
 
 
 class _Frozen(BaseModel):
@@ -591,8 +591,7 @@ def _choice(value: str, enum: type[StrEnum]) -> Any:
 
 
 def _suggest(word: str, options: list[str] | tuple[str, ...] | frozenset[str]) -> str:
-    close = difflib.get_close_matches(word.lower(), list(options), n=1, cutoff=0.6)
-    return f"; did you mean `{close[0]}`?" if close else ""
+    return did_you_mean(word.lower(), options)
 
 
 _PARTITION_BY = re.compile(
@@ -817,13 +816,13 @@ def _uris(value: str) -> tuple[UriTemplate, ...]:
             )
         for match in _PLACEHOLDER.finditer(uri):
             name, fmt = match.group("name"), match.group("format")
-            if name not in ("partition_key", "start_date"):
+            if name not in (PARTITION_KEY, START_DATE):
                 raise _Invalid(
                     f"unknown placeholder `{{{name}}}`: use `{{partition_key}}` or "
                     f"`{{start_date}}`{_suggest(name, ('partition_key', 'start_date'))}",
                     offset + match.start(),
                 )
-            if fmt is not None and (name != "start_date" or not _STRFTIME.fullmatch(fmt)):
+            if fmt is not None and (name != START_DATE or not _STRFTIME.fullmatch(fmt)):
                 raise _Invalid(
                     "only `{start_date}` takes a format, written with strftime codes such as "
                     "`{start_date:%Y%m%d}`",
@@ -1003,9 +1002,9 @@ _ONLY_FOR = {
 
 
 def _suggest_directive(key: str) -> str:
-    close = difflib.get_close_matches(key, sorted(DIRECTIVES), n=1, cutoff=0.6)
-    valid = "see the header keys in the README"
-    return f"; did you mean `@{close[0]}`?" if close else f"; {valid}"
+    return (
+        did_you_mean(key, sorted(DIRECTIVES), prefix="@") or "; see the header keys in the README"
+    )
 
 
 def name_from_path(relative: PurePosixPath) -> TableRef | None:

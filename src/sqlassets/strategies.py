@@ -17,7 +17,8 @@ import sqlglot
 from sqlglot import expressions as exp
 
 from sqlassets.dialect import DIALECT, side_effect, side_effect_keyword
-from sqlassets.errors import SqlAssetsError
+from sqlassets.errors import StrategyError
+from sqlassets.parameters import END_DATE, END_TS, PARTITION_KEY, START_DATE, START_TS
 from sqlassets.spec import (
     AcceptedValuesCheck,
     CheckSpec,
@@ -40,12 +41,6 @@ from sqlassets.window import KEY_FORMATS, QueryParameter, Window, step
 
 TARGET_ALIAS = "_t"
 SOURCE_ALIAS = "_s"
-
-
-class StrategyError(SqlAssetsError):
-    """A model cannot be turned into statements (for example: columns unknown)."""
-
-    code = "SA502"
 
 
 @dataclass(frozen=True)
@@ -177,21 +172,21 @@ def window_condition(partition_by: PartitionBy, qualifier: str) -> exp.Expressio
     if partition_by.function == "DATE":
         value: exp.Expression = exp.Date(this=column)
         low, high = (
-            exp.Parameter(this=exp.var("start_date")),
-            exp.Parameter(this=exp.var("end_date")),
+            exp.Parameter(this=exp.var(START_DATE)),
+            exp.Parameter(this=exp.var(END_DATE)),
         )
     elif partition_by.function == "TIMESTAMP_TRUNC":
         value = column
-        low, high = exp.Parameter(this=exp.var("start_ts")), exp.Parameter(this=exp.var("end_ts"))
+        low, high = exp.Parameter(this=exp.var(START_TS)), exp.Parameter(this=exp.var(END_TS))
     elif partition_by.function == "DATETIME_TRUNC":
         value = column
-        low = exp.cast(exp.Parameter(this=exp.var("start_ts")), exp.DataType.Type.DATETIME)
-        high = exp.cast(exp.Parameter(this=exp.var("end_ts")), exp.DataType.Type.DATETIME)
+        low = exp.cast(exp.Parameter(this=exp.var(START_TS)), exp.DataType.Type.DATETIME)
+        high = exp.cast(exp.Parameter(this=exp.var(END_TS)), exp.DataType.Type.DATETIME)
     else:
         value = column
         low, high = (
-            exp.Parameter(this=exp.var("start_date")),
-            exp.Parameter(this=exp.var("end_date")),
+            exp.Parameter(this=exp.var(START_DATE)),
+            exp.Parameter(this=exp.var(END_DATE)),
         )
     return exp.and_(exp.GTE(this=value, expression=low), exp.LT(this=value.copy(), expression=high))
 
@@ -360,10 +355,10 @@ def load_uris(spec: ModelSpec, window: Window) -> tuple[str, ...]:
         moment = window.start
         while moment < window.end:
             key = moment.strftime(KEY_FORMATS[partitions.cadence])
-            values.append({"start_date": moment, "partition_key": key})
+            values.append({START_DATE: moment, PARTITION_KEY: key})
             moment = step(partitions.cadence, moment)
     else:
-        values.append({"partition_key": window.partition_key or ""})
+        values.append({PARTITION_KEY: window.partition_key or ""})
     uris: dict[str, None] = {}
     for template in spec.materialization.uris:
         for value in values:

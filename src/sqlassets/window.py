@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
-from sqlassets.errors import SqlAssetsError
+from sqlassets.errors import WindowError
+from sqlassets.parameters import END_DATE, END_TS, PARTITION_KEY, START_DATE, START_TS
 from sqlassets.spec import Cadence, ModelSpec, StaticPartitions, TimePartitions
 
 KEY_FORMATS = {
@@ -30,12 +31,6 @@ _HUMAN_FORMATS = {
     Cadence.WEEKLY: "YYYY-MM-DD",
     Cadence.MONTHLY: "YYYY-MM-01",
 }
-
-
-class WindowError(SqlAssetsError):
-    """A requested partition or window does not exist for the model."""
-
-    code = "SA501"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +62,13 @@ class Window:
         if self.start is not None and self.end is not None:
             start, end = self.start.replace(tzinfo=UTC), self.end.replace(tzinfo=UTC)
             return {
-                "start_date": QueryParameter("start_date", "DATE", self.start.date()),
-                "end_date": QueryParameter("end_date", "DATE", self.end.date()),
-                "start_ts": QueryParameter("start_ts", "TIMESTAMP", start),
-                "end_ts": QueryParameter("end_ts", "TIMESTAMP", end),
+                START_DATE: QueryParameter(START_DATE, "DATE", self.start.date()),
+                END_DATE: QueryParameter(END_DATE, "DATE", self.end.date()),
+                START_TS: QueryParameter(START_TS, "TIMESTAMP", start),
+                END_TS: QueryParameter(END_TS, "TIMESTAMP", end),
             }
         if self.partition_key is not None:
-            return {"partition_key": QueryParameter("partition_key", "STRING", self.partition_key)}
+            return {PARTITION_KEY: QueryParameter(PARTITION_KEY, "STRING", self.partition_key)}
         return {}
 
     def label(self) -> str:

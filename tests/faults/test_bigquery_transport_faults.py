@@ -11,8 +11,9 @@ from google.api_core.retry import Retry
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
-from sqlassets.engines.base import EngineError, JobContext
+from sqlassets.engines.base import JobContext
 from sqlassets.engines.bigquery import BigQueryEngine, RetryPolicy, classify, label_value
+from sqlassets.errors import EngineError
 from sqlassets.execution import model_jobs, resolve_window
 from sqlassets.project import load_project
 from sqlassets.strategies import Naming

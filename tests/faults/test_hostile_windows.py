@@ -11,9 +11,10 @@ import sqlglot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sqlassets.errors import WindowError
 from sqlassets.execution import model_jobs, open_engine, resolve_window
 from sqlassets.project import load_project
-from sqlassets.window import WindowError, parse_moment
+from sqlassets.window import parse_moment
 
 ROOT = Path(__file__).parent.parent / "fixtures" / "golden"
 PROJECT = load_project(ROOT, display_base=ROOT).raise_for_errors()

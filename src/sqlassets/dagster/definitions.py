@@ -19,7 +19,8 @@ from typing import Any
 import dagster as dg
 
 from sqlassets.config import BigQueryTarget, DuckDBTarget
-from sqlassets.engines.base import Engine, EngineError, JobContext, JobResult
+from sqlassets.engines.base import Engine, JobContext, JobResult
+from sqlassets.errors import EngineError
 from sqlassets.execution import physical_tables, run_model
 from sqlassets.loader import Model
 from sqlassets.project import Project, load_project

@@ -19,10 +19,10 @@ import dagster as dg
 from sqlassets.dagster.definitions import FULL_REFRESH_TAG, definitions_for, progress_hook
 from sqlassets.dagster.resources import DuckDBEngineResource
 from sqlassets.dagster.translator import SqlAssetsTranslator
+from sqlassets.errors import WindowError
 from sqlassets.execution import resolve_window
 from sqlassets.project import Project
 from sqlassets.spec import Backfill, StaticPartitions, TimePartitions
-from sqlassets.window import WindowError
 
 
 @dataclass

@@ -1,13 +1,7 @@
 """Engine adapters: the only code that knows engine differences or talks to a warehouse."""
 
-from sqlassets.engines.base import (
-    Capabilities,
-    DryRunResult,
-    Engine,
-    EngineError,
-    JobContext,
-    JobResult,
-)
+from sqlassets.engines.base import Capabilities, DryRunResult, Engine, JobContext, JobResult
+from sqlassets.errors import EngineError
 
 __all__ = [
     "Capabilities",

@@ -10,32 +10,8 @@ from typing import Any
 
 from sqlglot import expressions as exp
 
-from sqlassets.errors import SqlAssetsError
 from sqlassets.strategies import Job, Naming
 from sqlassets.window import QueryParameter
-
-
-class EngineError(SqlAssetsError):
-    """A statement failed on the warehouse; the message is the warehouse's own."""
-
-    code = "SA600"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        job_id: str | None = None,
-        sql: str | None = None,
-        reason: str | None = None,
-        retryable: bool = False,
-    ):
-        super().__init__(message)
-        self.job_id = job_id
-        self.sql = sql
-        self.reason = reason
-        self.retryable = retryable
-        self.same_attempt = False
-        """Retry under the same job id (the insert failed; the job may exist)."""
 
 
 @dataclass(frozen=True)

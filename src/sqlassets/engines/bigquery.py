@@ -23,14 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import expressions as exp
 
-from sqlassets.engines.base import (
-    Capabilities,
-    DryRunResult,
-    Engine,
-    EngineError,
-    JobContext,
-    JobResult,
-)
+from sqlassets.engines.base import Capabilities, DryRunResult, Engine, JobContext, JobResult
+from sqlassets.errors import EngineError
 from sqlassets.strategies import Job, Naming
 from sqlassets.window import QueryParameter
 

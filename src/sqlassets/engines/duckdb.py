@@ -18,14 +18,8 @@ from typing import Any
 import duckdb
 from sqlglot import expressions as exp
 
-from sqlassets.engines.base import (
-    Capabilities,
-    DryRunResult,
-    Engine,
-    EngineError,
-    JobContext,
-    JobResult,
-)
+from sqlassets.engines.base import Capabilities, DryRunResult, Engine, JobContext, JobResult
+from sqlassets.errors import EngineError
 from sqlassets.strategies import Job, Naming, inline_parameters
 from sqlassets.window import QueryParameter
 

@@ -24,8 +24,9 @@ from collections.abc import Iterator
 from sqlassets.codes import Code
 from sqlassets.errors import Diagnostic
 from sqlassets.lint.rule import Rule
+from sqlassets.parameters import END_DATE, END_TS, KEY_PARAMETER, START_DATE, START_TS
 from sqlassets.project import Project
-from sqlassets.spec import KEY_PARAMETER, LoadMaterialization
+from sqlassets.spec import LoadMaterialization
 
 
 def check(project: Project) -> Iterator[Diagnostic]:
@@ -57,8 +58,8 @@ def check(project: Project) -> Iterator[Diagnostic]:
         missing = [
             label
             for label, names in (
-                ("a start (`@start_date` or `@start_ts`)", {"start_date", "start_ts"}),
-                ("an end (`@end_date` or `@end_ts`)", {"end_date", "end_ts"}),
+                ("a start (`@start_date` or `@start_ts`)", {START_DATE, START_TS}),
+                ("an end (`@end_date` or `@end_ts`)", {END_DATE, END_TS}),
             )
             if not names & used
         ]

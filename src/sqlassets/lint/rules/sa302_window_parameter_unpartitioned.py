@@ -18,7 +18,7 @@ from sqlassets.codes import Code
 from sqlassets.errors import Diagnostic
 from sqlassets.lint.rule import Rule, first_parameter_uses, per_model
 from sqlassets.loader import Model
-from sqlassets.spec import KEY_PARAMETER, PARAMETERS, WINDOW_PARAMETERS
+from sqlassets.parameters import KEY_PARAMETER, PARAMETERS, WINDOW_PARAMETERS
 
 
 def check_model(model: Model) -> Iterator[Diagnostic]:

@@ -13,14 +13,13 @@ Fix::
     WHERE order_date >= @start_date AND order_date < @end_date
 """
 
-import difflib
 from collections.abc import Iterator
 
 from sqlassets.codes import Code
-from sqlassets.errors import Diagnostic
+from sqlassets.errors import Diagnostic, did_you_mean
 from sqlassets.lint.rule import Rule, first_parameter_uses, per_model
 from sqlassets.loader import Model
-from sqlassets.spec import PARAMETERS
+from sqlassets.parameters import PARAMETERS
 
 
 def check_model(model: Model) -> Iterator[Diagnostic]:
@@ -30,8 +29,7 @@ def check_model(model: Model) -> Iterator[Diagnostic]:
     if not unknown:
         return
     for name, location in first_parameter_uses(model, unknown):
-        close = difflib.get_close_matches(name, sorted(PARAMETERS), n=1)
-        hint = f"; did you mean `@{close[0]}`?" if close else ""
+        hint = did_you_mean(name, sorted(PARAMETERS), prefix="@")
         yield Diagnostic(
             Code.UNKNOWN_PARAMETER,
             f"query parameter `@{name}` is never bound: sqlassets binds "
