@@ -1,6 +1,9 @@
 # The two commands of the README. Each installs what it needs (uv, then the
 # locked environment) on a fresh machine.
 export UV_PYTHON_DOWNLOADS := never
+# Install .pyc files: where PYTHONDONTWRITEBYTECODE is set (as on our machines),
+# every process would otherwise compile Dagster from source (4.5 s vs 1.9 s).
+export UV_COMPILE_BYTECODE := 1
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
 .PHONY: run test bench lint-self uv
