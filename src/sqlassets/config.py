@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sqlassets.codes import Code
 from sqlassets.errors import ConfigError, Diagnostic, Location, did_you_mean, display_path
-from sqlassets.spec import PROJECT_ID, parse_bytes
+from sqlassets.values import PROJECT_ID, InvalidValue, parse_bytes
 
 DEFAULT_TARGET = "local"
 TARGET_ENV = "SQLASSETS_TARGET"
@@ -77,8 +77,8 @@ class BigQueryTarget(_Target):
         if isinstance(value, str):
             try:
                 return parse_bytes(value)
-            except ValueError as error:
-                raise ValueError(str(error)) from None
+            except InvalidValue as error:
+                raise ValueError(error.message) from None
         return value
 
 
