@@ -14,7 +14,7 @@ rule, and found by:
   ``sqlassets.spec.invariants.window_bounds_misaligned``
 - SA103 ``sqlassets.spec.build.parse_directives``
 - SA104 the SA104 rules of ``sqlassets.spec.invariants``
-- SA105 ``sqlassets.header.parse_header``
+- SA105 ``sqlassets.header.parse_header`` (``_directive``, ``_stray_directives``)
 - SA106 ``sqlassets.spec.build.parse_directives`` and ``sqlassets.spec.build._resolve_name``
 - SA107 ``sqlassets.loader._body_shape`` and ``sqlassets.spec.build.build_spec``
 - SA900 ``sqlassets.config.load_config``
@@ -171,9 +171,12 @@ Anti-pattern::
 
 Fix: keep every directive in the one leading block of ``--`` lines.
 
-Found by ``sqlassets.header.parse_header``.
+Found by ``sqlassets.header.parse_header``, through ``_directive`` (a
+malformed directive line) and ``_stray_directives`` (a directive after the
+header).
 """,
-    "sqlassets.header.parse_header",
+    "sqlassets.header._directive",
+    "sqlassets.header._stray_directives",
 )
 
 INVALID_NAME = load_rule(
