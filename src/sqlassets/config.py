@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sqlassets.codes import Code
 from sqlassets.errors import ConfigError, Diagnostic, Location, did_you_mean, display_path
-from sqlassets.spec import PROJECT_ID, parse_bytes
+from sqlassets.values import PROJECT_ID, InvalidValue, parse_bytes
 
 DEFAULT_TARGET = "local"
 TARGET_ENV = "SQLASSETS_TARGET"
@@ -77,8 +77,8 @@ class BigQueryTarget(_Target):
         if isinstance(value, str):
             try:
                 return parse_bytes(value)
-            except ValueError as error:
-                raise ValueError(str(error)) from None
+            except InvalidValue as error:
+                raise ValueError(error.message) from None
         return value
 
 
@@ -170,20 +170,8 @@ def load_config(
     """Read and validate ``[tool.sqlassets]`` of ``project_dir/pyproject.toml`` (optional)."""
     root = project_dir.resolve()
     pyproject = root / "pyproject.toml"
-    table: dict[str, Any] = {}
-    source: Path | None = None
-    if pyproject.is_file():
-        source = pyproject
-        try:
-            document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as error:
-            line = getattr(error, "lineno", 1) or 1
-            col = getattr(error, "colno", 1) or 1
-            raise ConfigError(
-                f"pyproject.toml is not valid TOML: {error.args[0] if error.args else error}",
-                Location(display_path(pyproject, display_base), line, col),
-            ) from None
-        table = document.get("tool", {}).get("sqlassets", {})
+    source = pyproject if pyproject.is_file() else None
+    table = _tool_table(pyproject, display_base) if source else {}
 
     def located(key: str) -> Location:
         return (
@@ -215,12 +203,7 @@ def load_config(
         source=source,
         display_base=display_base,
     )
-    diagnostics = []
-    for name, raw in targets.items():
-        try:
-            _validate_target(name, raw, environ or os.environ, config, strict=False)
-        except ConfigError as error:
-            diagnostics.append(error.to_diagnostic())
+    diagnostics = _target_diagnostics(config, environ or os.environ)
     if default is not None and default not in config.target_names:
         diagnostics.append(
             Diagnostic(
@@ -230,6 +213,32 @@ def load_config(
             )
         )
     return dataclasses.replace(config, diagnostics=tuple(diagnostics))
+
+
+def _tool_table(pyproject: Path, display_base: Path | None) -> dict[str, Any]:
+    """``[tool.sqlassets]`` of ``pyproject`` (empty if absent); invalid TOML is a ConfigError."""
+    try:
+        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        line = getattr(error, "lineno", 1) or 1
+        col = getattr(error, "colno", 1) or 1
+        raise ConfigError(
+            f"pyproject.toml is not valid TOML: {error.args[0] if error.args else error}",
+            Location(display_path(pyproject, display_base), line, col),
+        ) from None
+    table: dict[str, Any] = document.get("tool", {}).get("sqlassets", {})
+    return table
+
+
+def _target_diagnostics(config: Config, environ: Mapping[str, str]) -> list[Diagnostic]:
+    """Each declared target's first problem; a target reading an unset variable is skipped."""
+    diagnostics = []
+    for name, raw in config.raw_targets.items():
+        try:
+            _validate_target(name, raw, environ, config, strict=False)
+        except ConfigError as error:
+            diagnostics.append(error.to_diagnostic())
+    return diagnostics
 
 
 def _validate_target(

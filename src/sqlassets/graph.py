@@ -9,7 +9,7 @@ is still built from what remains so that every other problem is reported too.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlassets.codes import Code
@@ -69,55 +69,102 @@ def _reach(start: str, edges: dict[str, tuple[str, ...]]) -> set[str]:
 
 def build_graph(models: Iterable[Model]) -> Graph:
     """Build the graph of ``models``, reporting duplicates, self references and cycles."""
-    diagnostics: list[Diagnostic] = []
+    groups = _by_name(models)
+    unique = {name: group[0] for name, group in groups.items()}
+    upstream, external, read_at = _edges(unique)
+    cyclic, cycles = dependency_cycles(upstream, read_at, unique)
+    return Graph(
+        models=unique,
+        upstream=upstream,
+        external=external,
+        order=_topological_order(upstream, cyclic),
+        diagnostics=(*duplicate_names(groups), *self_references(unique), *cycles),
+    )
+
+
+def _by_name(models: Iterable[Model]) -> dict[str, list[Model]]:
+    """The models of each name, names sorted and each name's models by path."""
     by_name: dict[str, list[Model]] = {}
     for model in models:
         by_name.setdefault(model.name, []).append(model)
-    unique: dict[str, Model] = {}
-    for name, group in sorted(by_name.items()):
-        group.sort(key=lambda model: model.path)
-        unique[name] = group[0]
-        if len(group) > 1:
-            for model in group:
-                others = ", ".join(other.path for other in group if other is not model)
-                diagnostics.append(
-                    Diagnostic(
-                        Code.DUPLICATE_NAME,
-                        f"model `{name}` is also defined by {others}: rename one file or set "
-                        "a different `@name`",
-                        model.spec.location_of("name"),
-                    )
+    return {name: sorted(group, key=lambda m: m.path) for name, group in sorted(by_name.items())}
+
+
+def duplicate_names(groups: Mapping[str, Sequence[Model]]) -> Iterator[Diagnostic]:
+    """SA402: each model whose name another file also defines (the first by path is kept)."""
+    for name, group in groups.items():
+        if len(group) < 2:
+            continue
+        for model in group:
+            others = ", ".join(other.path for other in group if other is not model)
+            yield Diagnostic(
+                Code.DUPLICATE_NAME,
+                f"model `{name}` is also defined by {others}: rename one file or set "
+                "a different `@name`",
+                model.spec.location_of("name"),
+            )
+
+
+def _references(model: Model) -> list[tuple[TableRef, Location]]:
+    """The tables a model reads or declares with ``@depends_on``, each where it is written."""
+    refs = [(read.ref, read.location) for read in model.reads]
+    refs += [(ref, model.spec.location_of("depends_on")) for ref in model.spec.depends_on]
+    return refs
+
+
+def _is_self(ref: TableRef, name: str) -> bool:
+    return ref.name == name and not ref.is_wildcard
+
+
+def self_references(models: Mapping[str, Model]) -> Iterator[Diagnostic]:
+    """SA403: each read of its own table by a model that is not merge or insert_overwrite."""
+    for name, model in models.items():
+        if model.spec.materialized in _SELF_READ_ALLOWED:
+            continue
+        for ref, location in _references(model):
+            if _is_self(ref, name):
+                yield Diagnostic(
+                    Code.SELF_REFERENCE,
+                    f"`{name}` reads itself; only merge and insert_overwrite models may "
+                    "read their own table",
+                    location,
                 )
 
+
+_Edges = tuple[
+    dict[str, tuple[str, ...]], dict[str, tuple[TableRef, ...]], dict[tuple[str, str], Location]
+]
+
+
+def _edges(models: Mapping[str, Model]) -> _Edges:
+    """Upstream models and external sources of each model, and where each edge is read."""
     upstream: dict[str, tuple[str, ...]] = {}
     external: dict[str, tuple[TableRef, ...]] = {}
     read_at: dict[tuple[str, str], Location] = {}
-    for name, model in unique.items():
+    for name, model in models.items():
         parents: dict[str, None] = {}
         sources: dict[str, TableRef] = {}
-        refs = [(read.ref, read.location) for read in model.reads]
-        refs += [(ref, model.spec.location_of("depends_on")) for ref in model.spec.depends_on]
-        for ref, location in refs:
-            if ref.name == name and not ref.is_wildcard:
-                if model.spec.materialized not in _SELF_READ_ALLOWED:
-                    diagnostics.append(
-                        Diagnostic(
-                            Code.SELF_REFERENCE,
-                            f"`{name}` reads itself; only merge and insert_overwrite models may "
-                            "read their own table",
-                            location,
-                        )
-                    )
+        for ref, location in _references(model):
+            if _is_self(ref, name):
                 continue
-            if ref.name in unique and not ref.is_wildcard:
+            if ref.name in models and not ref.is_wildcard:
                 parents.setdefault(ref.name)
                 read_at.setdefault((name, ref.name), location)
             else:
                 sources.setdefault(str(ref), ref)
         upstream[name] = tuple(sorted(parents))
         external[name] = tuple(sources[key] for key in sorted(sources))
+    return upstream, external, read_at
 
+
+def dependency_cycles(
+    upstream: Mapping[str, tuple[str, ...]],
+    read_at: Mapping[tuple[str, str], Location],
+    models: Mapping[str, Model],
+) -> tuple[set[str], list[Diagnostic]]:
+    """SA401: the models on a cycle, and for each cycle one finding per read along it."""
     cyclic: set[str] = set()
+    diagnostics: list[Diagnostic] = []
     for component in _strongly_connected(upstream):
         if len(component) < 2:
             continue
@@ -131,17 +178,10 @@ def build_graph(models: Iterable[Model]) -> Graph:
                     Code.CYCLE,
                     f"dependency cycle: {text} (each reads the next); break it by removing "
                     "one of these reads",
-                    read_at.get((node, parent), unique[node].spec.location_of("name")),
+                    read_at.get((node, parent), models[node].spec.location_of("name")),
                 )
             )
-
-    return Graph(
-        models=unique,
-        upstream=upstream,
-        external=external,
-        order=_topological_order(upstream, cyclic),
-        diagnostics=tuple(diagnostics),
-    )
+    return cyclic, diagnostics
 
 
 def _topological_order(upstream: dict[str, tuple[str, ...]], skip: set[str]) -> tuple[str, ...]:
@@ -163,7 +203,7 @@ def _topological_order(upstream: dict[str, tuple[str, ...]], skip: set[str]) -> 
     return tuple(name for name in order if name not in skip)
 
 
-def _strongly_connected(edges: dict[str, tuple[str, ...]]) -> Iterator[list[str]]:
+def _strongly_connected(edges: Mapping[str, tuple[str, ...]]) -> Iterator[list[str]]:
     """Tarjan's algorithm, iterative (deep graphs must not hit the recursion limit)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -209,7 +249,7 @@ def _strongly_connected(edges: dict[str, tuple[str, ...]]) -> Iterator[list[str]
                 yield sorted(component)
 
 
-def _cycle_path(component: list[str], edges: dict[str, tuple[str, ...]]) -> list[str]:
+def _cycle_path(component: list[str], edges: Mapping[str, tuple[str, ...]]) -> list[str]:
     """A shortest cycle through the first member of a strongly connected component."""
     members = set(component)
     start = component[0]

@@ -9,6 +9,7 @@ value means is :mod:`sqlassets.spec`'s business.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sqlassets.codes import Code
@@ -55,58 +56,57 @@ def parse_header(text: str, path: str) -> Header:
     while index < len(lines) and not lines[index].strip():
         index += 1
     while index < len(lines):
-        line = lines[index]
-        match = _COMMENT.match(line)
+        match = _COMMENT.match(lines[index])
         if match is None:
             break
-        start = match.end()
-        content = line[start:]
-        if content.startswith(" "):
-            start += 1
-            content = content[1:]
-        stripped = content.lstrip()
-        offset = start + len(content) - len(stripped)
-        if stripped.startswith("@"):
-            directive = _DIRECTIVE.fullmatch(stripped)
-            if directive is None:
-                diagnostics.append(
-                    Diagnostic(
-                        Code.MISPLACED_DIRECTIVE,
-                        "malformed directive: write it as `-- @key: value`",
-                        Location(path, index + 1, offset + 1),
-                    )
-                )
-            else:
-                directives.append(
-                    Directive(
-                        key=directive.group("key"),
-                        value=directive.group("value"),
-                        location=Location(path, index + 1, offset + 1),
-                        value_location=Location(
-                            path, index + 1, offset + directive.start("value") + 1
-                        ),
-                    )
-                )
+        content, offset = _comment_text(lines[index], match.end())
+        if content.lstrip().startswith("@"):
+            found = _directive(content.lstrip(), Location(path, index + 1, offset + 1))
+            (directives if isinstance(found, Directive) else diagnostics).append(found)
         else:
             prose.append(content.rstrip())
         index += 1
-    body_line = index + 1
-    for number in range(index, len(lines)):
-        if _STRAY_DIRECTIVE.match(lines[number]):
-            col = lines[number].index("@") + 1
-            diagnostics.append(
-                Diagnostic(
-                    Code.MISPLACED_DIRECTIVE,
-                    "directive outside the header is ignored: the header is the leading block "
-                    "of `--` lines, with no blank or SQL line before it ends; move it up",
-                    Location(path, number + 1, col),
-                )
-            )
-    body = "\n".join(lines[index:])
+    diagnostics.extend(_stray_directives(lines, index, path))
     return Header(
         directives=tuple(directives),
         description="\n".join(prose).strip("\n"),
-        body=body,
-        body_line=body_line,
+        body="\n".join(lines[index:]),
+        body_line=index + 1,
         diagnostics=tuple(diagnostics),
     )
+
+
+def _comment_text(line: str, start: int) -> tuple[str, int]:
+    """A comment's text after ``--`` and one optional space; and where its text begins."""
+    content = line[start:]
+    if content.startswith(" "):
+        start += 1
+        content = content[1:]
+    return content, start + len(content) - len(content.lstrip())
+
+
+def _directive(text: str, location: Location) -> Directive | Diagnostic:
+    """The directive ``text`` (``@key: value``) written at ``location``, or why it is malformed."""
+    directive = _DIRECTIVE.fullmatch(text)
+    if directive is None:
+        return Diagnostic(
+            Code.MISPLACED_DIRECTIVE, "malformed directive: write it as `-- @key: value`", location
+        )
+    return Directive(
+        key=directive.group("key"),
+        value=directive.group("value"),
+        location=location,
+        value_location=location.shifted(cols=directive.start("value")),
+    )
+
+
+def _stray_directives(lines: list[str], body_start: int, path: str) -> Iterator[Diagnostic]:
+    """SA105 for each directive-like comment in the body, which would be ignored."""
+    for number in range(body_start, len(lines)):
+        if _STRAY_DIRECTIVE.match(lines[number]):
+            yield Diagnostic(
+                Code.MISPLACED_DIRECTIVE,
+                "directive outside the header is ignored: the header is the leading block "
+                "of `--` lines, with no blank or SQL line before it ends; move it up",
+                Location(path, number + 1, lines[number].index("@") + 1),
+            )

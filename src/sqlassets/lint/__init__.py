@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 from collections.abc import Callable, Iterable, Sequence
@@ -12,17 +13,26 @@ from sqlassets.project import Project
 
 
 def lint_project(project: Project, rules: Iterable[str] | None = None) -> list[Diagnostic]:
-    """Run every rule (or only the codes in ``rules``) and return sorted findings."""
+    """Run every rule (or only the codes in ``rules``); return the findings, sorted.
+
+    Each finding has its rule's severity.
+    """
     from sqlassets.lint.rules import RULES
 
     wanted = set(rules) if rules is not None else None
     findings = {
-        diagnostic
+        _with_severity(diagnostic, rule.severity)
         for rule in RULES
         if wanted is None or rule.code in wanted
         for diagnostic in rule.check(project)
     }
     return sorted(findings, key=lambda d: (d.location, d.code, d.message))
+
+
+def _with_severity(diagnostic: Diagnostic, severity: Severity) -> Diagnostic:
+    if diagnostic.severity is severity:
+        return diagnostic
+    return dataclasses.replace(diagnostic, severity=severity)
 
 
 def select_paths(findings: Sequence[Diagnostic], paths: Sequence[Path]) -> list[Diagnostic]:

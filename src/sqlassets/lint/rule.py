@@ -15,27 +15,37 @@ Check = Callable[[Project], Iterable[Diagnostic]]
 
 @dataclass(frozen=True)
 class Rule:
-    """A lint rule: a stable code, a name, its documentation and its check."""
+    """A lint rule: a stable code, its documentation, its check and its severity.
+
+    ``doc`` explains the problem with an *Anti-pattern* and its *Fix*. Every
+    finding of the rule gets the rule's ``severity``.
+
+    Some problems are found while the project loads, because a model that has
+    them has no spec to look at later: a header, graph or configuration error.
+    Such a rule re-reports those findings (:func:`found_at_load`), and
+    ``implemented_by`` names the functions that find them, as dotted paths the
+    documentation repeats.
+    """
 
     code: Code
-    name: str
     doc: str
     check: Check
     severity: Severity = Severity.ERROR
-
-    @property
-    def summary(self) -> str:
-        """The first line of the rule's documentation."""
-        return self.doc.strip().splitlines()[0]
+    implemented_by: tuple[str, ...] = ()
 
 
-def reported(code: Code) -> Check:
-    """A check for problems found while loading (parse, header, graph): they carry ``code``."""
+def found_at_load(code: Code) -> Check:
+    """A check that re-reports the problems with ``code`` found while loading the project."""
 
     def check(project: Project) -> Iterator[Diagnostic]:
         return (d for d in project.diagnostics if d.code == code)
 
     return check
+
+
+def load_rule(code: Code, doc: str, *implemented_by: str) -> Rule:
+    """The rule for a problem found while loading, by the functions ``implemented_by``."""
+    return Rule(code, doc, found_at_load(code), implemented_by=implemented_by)
 
 
 def per_model(function: Callable[[Model], Iterable[Diagnostic]]) -> Check:

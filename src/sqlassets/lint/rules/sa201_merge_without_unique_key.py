@@ -11,14 +11,15 @@ Fix::
 
     -- @materialized: merge
     -- @unique_key: customer_id
+
+Implemented by ``sqlassets.spec.invariants.merge_without_unique_key``, which
+the spec builder applies while the project loads (a merge without a key has
+no spec to lint later); this rule reports what it finds.
 """
 
 from sqlassets.codes import Code
-from sqlassets.lint.rule import Rule, reported
+from sqlassets.lint.rule import load_rule
 
-RULE = Rule(
-    Code.MERGE_WITHOUT_UNIQUE_KEY,
-    "merge-without-unique-key",
-    __doc__,
-    reported(Code.MERGE_WITHOUT_UNIQUE_KEY),
+RULE = load_rule(
+    Code.MERGE_WITHOUT_UNIQUE_KEY, __doc__, "sqlassets.spec.invariants.merge_without_unique_key"
 )

@@ -14,14 +14,18 @@ Fix::
     -- @partition_by: order_date
     -- @partitions: daily
     -- @start: 2024-01-01
+
+Implemented by
+``sqlassets.spec.invariants.insert_overwrite_without_partitioning``, a field
+invariant the spec builder (and ``ModelSpec``) applies while the project
+loads; this rule reports what it finds.
 """
 
 from sqlassets.codes import Code
-from sqlassets.lint.rule import Rule, reported
+from sqlassets.lint.rule import load_rule
 
-RULE = Rule(
+RULE = load_rule(
     Code.INSERT_OVERWRITE_WITHOUT_PARTITIONING,
-    "insert-overwrite-without-partitioning",
     __doc__,
-    reported(Code.INSERT_OVERWRITE_WITHOUT_PARTITIONING),
+    "sqlassets.spec.invariants.insert_overwrite_without_partitioning",
 )

@@ -11,14 +11,17 @@ Fix::
 
     -- @partitions: daily
     -- @start: 2024-01-01
+
+Implemented by ``sqlassets.spec.invariants.time_partitions_without_start``,
+which the spec builder applies while the project loads; this rule reports
+what it finds.
 """
 
 from sqlassets.codes import Code
-from sqlassets.lint.rule import Rule, reported
+from sqlassets.lint.rule import load_rule
 
-RULE = Rule(
+RULE = load_rule(
     Code.TIME_PARTITIONS_WITHOUT_START,
-    "time-partitions-without-start",
     __doc__,
-    reported(Code.TIME_PARTITIONS_WITHOUT_START),
+    "sqlassets.spec.invariants.time_partitions_without_start",
 )

@@ -72,4 +72,4 @@ def check(project: Project) -> Iterator[Diagnostic]:
             )
 
 
-RULE = Rule(Code.WINDOW_NOT_READ, "window-not-read", __doc__, check)
+RULE = Rule(Code.WINDOW_NOT_READ, __doc__, check)

@@ -48,9 +48,4 @@ def check_model(model: Model) -> Iterator[Diagnostic]:
         )
 
 
-RULE = Rule(
-    Code.WINDOW_PARAMETER_UNPARTITIONED,
-    "window-parameter-unpartitioned",
-    __doc__,
-    per_model(check_model),
-)
+RULE = Rule(Code.WINDOW_PARAMETER_UNPARTITIONED, __doc__, per_model(check_model))

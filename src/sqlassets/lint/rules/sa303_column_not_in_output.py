@@ -54,4 +54,4 @@ def check_model(model: Model) -> Iterator[Diagnostic]:
             )
 
 
-RULE = Rule(Code.COLUMN_NOT_IN_OUTPUT, "column-not-in-output", __doc__, per_model(check_model))
+RULE = Rule(Code.COLUMN_NOT_IN_OUTPUT, __doc__, per_model(check_model))

@@ -30,7 +30,6 @@ def check_model(model: Model) -> Iterator[Diagnostic]:
         Code.SELECT_STAR,
         "`*` in the final SELECT: list the columns so the table's schema is explicit",
         _star_location(model),
-        Severity.WARNING,
     )
 
 
@@ -48,4 +47,4 @@ def _star_location(model: Model) -> Location:
     return Location(model.path, model.body_line, 1)
 
 
-RULE = Rule(Code.SELECT_STAR, "select-star", __doc__, per_model(check_model), Severity.WARNING)
+RULE = Rule(Code.SELECT_STAR, __doc__, per_model(check_model), Severity.WARNING)

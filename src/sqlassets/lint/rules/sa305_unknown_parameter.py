@@ -38,4 +38,4 @@ def check_model(model: Model) -> Iterator[Diagnostic]:
         )
 
 
-RULE = Rule(Code.UNKNOWN_PARAMETER, "unknown-parameter", __doc__, per_model(check_model))
+RULE = Rule(Code.UNKNOWN_PARAMETER, __doc__, per_model(check_model))

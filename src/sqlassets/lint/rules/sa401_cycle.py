@@ -6,9 +6,13 @@ names the whole cycle and points, in each model, at the read of the next one.
 Anti-pattern: ``marts.a`` reads ``marts.b``, which reads ``marts.a``.
 
 Fix: remove one of the reads (often a derived table belongs upstream of both).
+
+Implemented by ``sqlassets.graph.dependency_cycles``, applied while the graph
+is built (models on or downstream of a cycle get no run order); this rule
+reports what it finds.
 """
 
 from sqlassets.codes import Code
-from sqlassets.lint.rule import Rule, reported
+from sqlassets.lint.rule import load_rule
 
-RULE = Rule(Code.CYCLE, "dependency-cycle", __doc__, reported(Code.CYCLE))
+RULE = load_rule(Code.CYCLE, __doc__, "sqlassets.graph.dependency_cycles")

@@ -10,9 +10,12 @@ Anti-pattern::
     SELECT ... FROM marts.orders
 
 Fix: read the upstream tables instead, or make the model incremental.
+
+Implemented by ``sqlassets.graph.self_references``, applied while the graph
+is built; this rule reports what it finds.
 """
 
 from sqlassets.codes import Code
-from sqlassets.lint.rule import Rule, reported
+from sqlassets.lint.rule import load_rule
 
-RULE = Rule(Code.SELF_REFERENCE, "self-reference", __doc__, reported(Code.SELF_REFERENCE))
+RULE = load_rule(Code.SELF_REFERENCE, __doc__, "sqlassets.graph.self_references")

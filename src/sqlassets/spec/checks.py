@@ -1,0 +1,184 @@
+"""The ``@check`` language: ``[warn] kind(args)`` to a :data:`CheckSpec`.
+
+The kinds are ``not_null(c, …)``, ``unique(c, …)``,
+``accepted_values(c, [literal, …])``, ``row_count(min=N, max=N)`` and
+``expression(<boolean SQL>)``. A ``warn`` prefix makes a check non-blocking.
+Each check gets a name from its kind and columns, numbered when it repeats.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from typing import Any
+
+import sqlglot
+from sqlglot import expressions as exp
+from sqlglot.errors import SqlglotError
+
+from sqlassets.dialect import DIALECT, side_effect, side_effect_keyword
+from sqlassets.errors import Location, did_you_mean
+from sqlassets.spec.directives import parse_columns, parse_identifier, split_list
+from sqlassets.spec.types import (
+    CHECK_KINDS,
+    AcceptedValuesCheck,
+    CheckSpec,
+    ExpressionCheck,
+    NotNullCheck,
+    RowCountCheck,
+    UniqueCheck,
+)
+from sqlassets.values import InvalidValue
+
+_CHECK = re.compile(
+    r"(?P<warn>warn\s+)?(?P<kind>[A-Za-z_]+)\s*\((?P<args>.*)\)", re.IGNORECASE | re.DOTALL
+)
+_BOUND = re.compile(r"(min|max)\s*=\s*(\d+)")
+
+# Each kind's arguments: (kind, the text between the parentheses, its offset in
+# the value, the fields every check has, the names given so far) to a check.
+_KindParser = Callable[[str, str, int, dict[str, Any], dict[str, int]], CheckSpec]
+
+
+def parse_check(value: str, location: Location, names: dict[str, int]) -> CheckSpec:
+    """Parse one ``@check`` value written at ``location``.
+
+    ``names`` counts the names given so far in the file, so that a repeated
+    check is numbered (``unique_id``, ``unique_id_2``). Raises
+    :class:`~sqlassets.values.InvalidValue` located inside ``value``.
+    """
+    match = _CHECK.fullmatch(value.strip())
+    if match is None:
+        raise InvalidValue(
+            f"`{value}` is not a check: write `name(args)`, one of {', '.join(CHECK_KINDS)}, "
+            "optionally prefixed `warn`"
+        )
+    kind = match.group("kind").lower()
+    parser = _KINDS.get(kind)
+    if parser is None:
+        raise InvalidValue(
+            f"unknown check `{kind}`: use one of {', '.join(CHECK_KINDS)}"
+            f"{did_you_mean(kind, CHECK_KINDS)}",
+            match.start("kind"),
+        )
+    common: dict[str, Any] = {"blocking": not match.group("warn"), "location": location}
+    return parser(kind, match.group("args"), match.start("args"), common, names)
+
+
+def _columns_check(
+    kind: str, args: str, at: int, common: dict[str, Any], names: dict[str, int]
+) -> CheckSpec:
+    try:
+        columns = parse_columns(args)
+    except InvalidValue as error:
+        raise InvalidValue(error.message, at + error.offset) from None
+    cls = NotNullCheck if kind == "not_null" else UniqueCheck
+    return cls(name=_check_name(kind, columns, names), columns=columns, **common)
+
+
+def _accepted_values(
+    kind: str, args: str, at: int, common: dict[str, Any], names: dict[str, int]
+) -> CheckSpec:
+    items = split_list(args)
+    if len(items) != 2 or not items[1][0].startswith("["):
+        raise InvalidValue(
+            "accepted_values takes a column and a list: `accepted_values(c, ['a'])`", at
+        )
+    (column, column_at), (array_text, array_at) = items
+    try:
+        column = parse_identifier(column)
+    except InvalidValue as error:
+        raise InvalidValue(error.message, at + column_at) from None
+    values = _literal_list(array_text)
+    if isinstance(values, str):
+        raise InvalidValue(values, at + array_at)
+    return AcceptedValuesCheck(
+        name=_check_name(kind, (column,), names), column=column, values=values, **common
+    )
+
+
+def _row_count(
+    kind: str, args: str, at: int, common: dict[str, Any], names: dict[str, int]
+) -> CheckSpec:
+    bounds: dict[str, int] = {}
+    for item, offset in split_list(args):
+        bound = _BOUND.fullmatch(item)
+        if bound is None or bound.group(1) in bounds:
+            raise InvalidValue(
+                f"`{item}` is not `min=N` or `max=N` (each at most once)", at + offset
+            )
+        bounds[bound.group(1)] = int(bound.group(2))
+    if bounds.get("min", 0) > bounds.get("max", 2**63):
+        raise InvalidValue("row_count min is greater than max", at)
+    return RowCountCheck(name=_check_name(kind, (), names), **bounds, **common)
+
+
+def _expression(
+    kind: str, args: str, at: int, common: dict[str, Any], names: dict[str, int]
+) -> CheckSpec:
+    name = _check_name(kind, (), names)
+    problem = _boolean_sql_problem(args.strip())
+    if problem:
+        raise InvalidValue(problem, at)
+    return ExpressionCheck(name=name, sql=args.strip(), **common)
+
+
+_KINDS: dict[str, _KindParser] = {
+    "not_null": _columns_check,
+    "unique": _columns_check,
+    "accepted_values": _accepted_values,
+    "row_count": _row_count,
+    "expression": _expression,
+}
+
+
+@functools.lru_cache(maxsize=4096)
+def _literal_list(text: str) -> tuple[str | int | float | bool, ...] | str:
+    """The literals of ``[a, b, …]``, or why it is not such a list. Cached like checks."""
+    try:
+        array = sqlglot.parse_one(text, read=DIALECT)
+    except SqlglotError:
+        array = None
+    if not isinstance(array, exp.Array) or not array.expressions:
+        return "the accepted values must be a non-empty list of literals"
+    values: list[str | int | float | bool] = []
+    for element in array.expressions:
+        if isinstance(element, exp.Boolean):
+            values.append(bool(element.this))
+        elif isinstance(element, exp.Literal):
+            values.append(element.this if element.is_string else element.to_py())
+        else:
+            return (
+                f"`{element.sql(DIALECT)}` is not a literal: accepted values are strings, "
+                "numbers or booleans"
+            )
+    return tuple(values)
+
+
+@functools.lru_cache(maxsize=4096)
+def _boolean_sql_problem(text: str) -> str | None:
+    """Why ``text`` is not one boolean expression, or None. Cached: checks repeat across files."""
+    try:
+        statements = sqlglot.parse(text, read=DIALECT)
+    except SqlglotError as error:
+        return f"the expression does not parse: {_first_line(error)}"
+    if len(statements) != 1 or statements[0] is None:
+        return "the expression must be one boolean SQL expression"
+    if isinstance(statements[0], exp.Query | exp.DDL | exp.DML | exp.Command):
+        return "the expression must be a boolean condition, not a statement"
+    found = side_effect([statements[0]])
+    if found is not None:
+        keyword = side_effect_keyword(found[1])
+        return f"`{keyword}` inside the expression: a check reads, never writes"
+    return None
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def _check_name(kind: str, columns: tuple[str, ...], names: dict[str, int]) -> str:
+    base = "_".join((kind, *columns)).lower()
+    names[base] = names.get(base, 0) + 1
+    return base if names[base] == 1 else f"{base}_{names[base]}"

@@ -1,0 +1,363 @@
+"""Directive values: one parser per header key, and the :data:`DIRECTIVES` registry.
+
+Each parser takes the text after ``@key:`` and returns the typed value, or
+raises :class:`~sqlassets.values.InvalidValue` with the offset of the problem
+inside the value. ``@check`` has its own small language
+(:mod:`sqlassets.spec.checks`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlassets.errors import did_you_mean
+from sqlassets.parameters import PARTITION_KEY, START_DATE
+from sqlassets.spec.types import (
+    PLACEHOLDER,
+    Backfill,
+    Cadence,
+    FileFormat,
+    Granularity,
+    Materialized,
+    OnSchemaChange,
+    PartitionBy,
+    TableRef,
+    UriTemplate,
+)
+from sqlassets.values import IDENTIFIER, PROJECT_ID, InvalidValue, parse_bytes
+
+_LABEL = re.compile(r"[a-z0-9_\-]{0,63}")
+_LABEL_KEY = re.compile(r"[a-z][a-z0-9_\-]{0,62}")
+_TAG_KEY = re.compile(r"[A-Za-z0-9_.\-/]{1,63}")
+_TAG_VALUE = re.compile(r"[A-Za-z0-9_.\-]{0,63}")
+_STATIC_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
+_EMAIL = re.compile(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+")
+_TEAM = re.compile(r"team:[A-Za-z0-9_\-]+")
+_URI = re.compile(r"gs://(?P<bucket>[a-z0-9][a-z0-9._\-]{1,220}[a-z0-9])/(?P<object>[^\s'\"`\\;]+)")
+_STRFTIME = re.compile(r"(?:%[YmdHjUuVGgWa-zA-Z%]|[^%{}])*")
+
+RESERVED_LABELS = frozenset({"sqlassets_asset", "dagster_run_id", "sqlassets_window"})
+"""Job labels sqlassets sets itself; a model may not set them."""
+
+
+def parse_table_name(value: str, allow_project: bool = False) -> TableRef:
+    """Parse ``dataset.table`` (or ``project.dataset.table``), backticks allowed."""
+    text = value.strip()
+    if text.startswith("`") and text.endswith("`") and len(text) > 1:
+        text = text[1:-1]
+    parts = [part.strip("`") for part in text.split(".")]
+    if allow_project and len(parts) == 3:
+        project, dataset, table = parts
+        if not PROJECT_ID.fullmatch(project):
+            raise InvalidValue(f"`{project}` is not a Google Cloud project id")
+    elif len(parts) == 2:
+        project = None
+        dataset, table = parts
+    else:
+        form = "[project.]dataset.table" if allow_project else "dataset.table"
+        raise InvalidValue(f"`{value}` is not a table name of the form `{form}`")
+    for part in (dataset, table):
+        if not IDENTIFIER.fullmatch(part):
+            raise InvalidValue(
+                f"`{part}` is not a valid name: use letters, digits and underscores, "
+                "starting with a letter or underscore"
+            )
+    return TableRef(dataset=dataset, table=table, project=project)
+
+
+def split_list(value: str) -> list[tuple[str, int]]:
+    """Split a comma list, respecting brackets and quotes; items with their offsets."""
+    items: list[tuple[str, int]] = []
+    depth, quote, start = 0, "", 0
+    for index, char in enumerate(value):
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"`":
+            quote = char
+        elif char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "," and depth == 0:
+            items.append((value[start:index], start))
+            start = index + 1
+    items.append((value[start:], start))
+    result = []
+    for text, offset in items:
+        stripped = text.strip()
+        if not stripped:
+            raise InvalidValue("empty item in list", offset)
+        result.append((stripped, offset + len(text) - len(text.lstrip())))
+    return result
+
+
+def parse_columns(value: str, what: str = "column") -> tuple[str, ...]:
+    """A comma list of distinct column names (compared case-insensitively)."""
+    columns = []
+    seen: set[str] = set()
+    for item, offset in split_list(value):
+        name = item.strip("`")
+        if not IDENTIFIER.fullmatch(name):
+            raise InvalidValue(f"`{item}` is not a {what} name", offset)
+        if name.lower() in seen:
+            raise InvalidValue(f"{what} `{name}` is listed twice", offset)
+        seen.add(name.lower())
+        columns.append(name)
+    return tuple(columns)
+
+
+def _parse_choice(value: str, enum: type[StrEnum]) -> Any:
+    try:
+        return enum(value.strip().lower())
+    except ValueError:
+        options = [member.value for member in enum]  # type: ignore[attr-defined]
+        message = f"`{value}` is not one of {', '.join(options)}{_suggest(value, options)}"
+        raise InvalidValue(message) from None
+
+
+def _suggest(word: str, options: list[str] | tuple[str, ...] | frozenset[str]) -> str:
+    return did_you_mean(word.lower(), options)
+
+
+_PARTITION_BY = re.compile(
+    r"(?:(?P<date>DATE)\s*\(\s*(?P<date_col>\w+)\s*\)"
+    r"|(?P<fn>DATE_TRUNC|TIMESTAMP_TRUNC|DATETIME_TRUNC)\s*\(\s*(?P<fn_col>\w+)\s*,\s*"
+    r"(?P<unit>\w+)\s*\)"
+    r"|(?P<col>\w+))",
+    re.IGNORECASE,
+)
+_TRUNC_UNITS = {
+    "DATE_TRUNC": {"MONTH", "YEAR"},
+    "TIMESTAMP_TRUNC": {"HOUR", "DAY", "MONTH", "YEAR"},
+    "DATETIME_TRUNC": {"HOUR", "DAY", "MONTH", "YEAR"},
+}
+
+
+def _parse_partition_by(value: str) -> PartitionBy:
+    match = _PARTITION_BY.fullmatch(value.strip())
+    if match is None:
+        raise InvalidValue(
+            f"`{value}` is not a BigQuery partitioning: use `col`, `DATE(ts)`, "
+            "`TIMESTAMP_TRUNC(ts, HOUR)` or `DATE_TRUNC(d, MONTH)`"
+        )
+    if match.group("date"):
+        return PartitionBy(column=parse_identifier(match.group("date_col")), function="DATE")
+    if match.group("fn"):
+        function = match.group("fn").upper()
+        unit = match.group("unit").upper()
+        if unit not in _TRUNC_UNITS[function]:
+            allowed = ", ".join(sorted(_TRUNC_UNITS[function]))
+            raise InvalidValue(
+                f"{function} partitioning takes one of {allowed}, not `{unit}`",
+                match.start("unit"),
+            )
+        return PartitionBy(
+            column=parse_identifier(match.group("fn_col")),
+            function=function,  # type: ignore[arg-type]
+            granularity=Granularity(unit),
+        )
+    return PartitionBy(column=parse_identifier(match.group("col")))
+
+
+def parse_identifier(name: str) -> str:
+    """``name`` if it is a valid column name."""
+    if not IDENTIFIER.fullmatch(name):
+        raise InvalidValue(f"`{name}` is not a column name")
+    return name
+
+
+def _parse_datetime(value: str) -> datetime:
+    text = value.strip()
+    for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M"):
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    raise InvalidValue(f"`{value}` is not a date: write `YYYY-MM-DD` or `YYYY-MM-DD HH:MM`")
+
+
+_VALUES = re.compile(r"values\s*\((?P<items>.*)\)", re.IGNORECASE | re.DOTALL)
+
+
+def _parse_partitions(value: str) -> tuple[str, Any]:
+    text = value.strip()
+    match = _VALUES.fullmatch(text)
+    if match is None:
+        if text.lower().startswith("values"):
+            raise InvalidValue("static partitions are written `values(a, b, c)`")
+        return ("time", _parse_choice(text, Cadence))
+    keys: list[str] = []
+    for item, offset in split_list(match.group("items")):
+        key = item
+        if len(key) >= 2 and key[0] == key[-1] and key[0] in "'\"":
+            key = key[1:-1]
+        at = match.start("items") + offset
+        if not _STATIC_KEY.fullmatch(key):
+            raise InvalidValue(
+                f"partition key `{item}` may only hold letters, digits, `_`, `-` and `.` "
+                "(at most 64)",
+                at,
+            )
+        if key in keys:
+            raise InvalidValue(f"partition key `{key}` is listed twice", at)
+        keys.append(key)
+    return ("static", tuple(keys))
+
+
+def _parse_backfill(value: str) -> Backfill:
+    text = value.strip().lower().replace(" ", "")
+    if text == "single_run":
+        return Backfill()
+    match = re.fullmatch(r"max_partitions=(\d+)", text)
+    if match is None or int(match.group(1)) < 1:
+        raise InvalidValue(f"`{value}` is not `single_run` or `max_partitions=N` (N >= 1)")
+    return Backfill(max_partitions=int(match.group(1)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _valid_cron(text: str) -> bool:
+    fields = text.split(" ")
+    shape = len(fields) == 5 or (len(fields) == 1 and text.startswith("@"))
+    if not shape:
+        return False
+    # Imported on first use: most runs and lint passes see no schedule (~30 ms).
+    from croniter import croniter
+
+    return croniter.is_valid(text)
+
+
+def _parse_schedule(value: str) -> str:
+    text = " ".join(value.split())
+    if not _valid_cron(text):
+        raise InvalidValue(
+            f"`{value}` is not a cron expression: five fields `minute hour day month weekday`, "
+            "for example `0 3 * * *`"
+        )
+    return text
+
+
+def _parse_table_list(value: str) -> tuple[TableRef, ...]:
+    refs = []
+    for item, offset in split_list(value):
+        try:
+            refs.append(parse_table_name(item, allow_project=True))
+        except InvalidValue as error:
+            raise InvalidValue(error.message, offset) from None
+    return tuple(refs)
+
+
+def _parse_labels(value: str) -> tuple[tuple[str, str], ...]:
+    labels: list[tuple[str, str]] = []
+    for item, offset in split_list(value):
+        key, equals, label = item.partition("=")
+        key, label = key.strip(), label.strip()
+        if not equals or not _LABEL_KEY.fullmatch(key) or not _LABEL.fullmatch(label):
+            raise InvalidValue(
+                f"`{item}` is not a BigQuery label `key=value`: lowercase letters, digits, `_` "
+                "and `-`, at most 63 characters, keys starting with a letter",
+                offset,
+            )
+        if key in RESERVED_LABELS:
+            raise InvalidValue(f"label `{key}` is set by sqlassets itself", offset)
+        if any(existing == key for existing, _ in labels):
+            raise InvalidValue(f"label `{key}` is given twice", offset)
+        labels.append((key, label))
+    return tuple(labels)
+
+
+def _parse_owners(value: str) -> tuple[str, ...]:
+    owners = []
+    for item, offset in split_list(value):
+        if not (_EMAIL.fullmatch(item) or _TEAM.fullmatch(item)):
+            raise InvalidValue(f"`{item}` is not an email address or `team:name`", offset)
+        owners.append(item)
+    return tuple(owners)
+
+
+def _parse_tags(value: str) -> tuple[tuple[str, str], ...]:
+    tags = []
+    for item, offset in split_list(value):
+        key, _, tag_value = item.partition("=")
+        key, tag_value = key.strip(), tag_value.strip()
+        if not _TAG_KEY.fullmatch(key) or not _TAG_VALUE.fullmatch(tag_value):
+            raise InvalidValue(
+                f"`{item}` is not a tag `key` or `key=value` (letters, digits, `_`, `-`, `.`; "
+                "at most 63 characters)",
+                offset,
+            )
+        tags.append((key, tag_value))
+    return tuple(tags)
+
+
+def _parse_group(value: str) -> str:
+    text = value.strip()
+    if not re.fullmatch(r"[A-Za-z0-9_]+", text):
+        raise InvalidValue(f"`{value}` is not a group name (letters, digits and `_`)")
+    return text
+
+
+def _parse_uris(value: str) -> tuple[UriTemplate, ...]:
+    uris = []
+    for item, offset in split_list(value):
+        uri = item
+        if len(uri) >= 2 and uri[0] == uri[-1] and uri[0] in "'\"":
+            uri, offset = uri[1:-1], offset + 1
+        if not _URI.fullmatch(uri):
+            raise InvalidValue(f"`{item}` is not a `gs://bucket/path` URI", offset)
+        rest = PLACEHOLDER.sub("", uri)
+        if "{" in rest or "}" in rest:
+            raise InvalidValue(
+                "braces in a URI must be `{partition_key}`, `{start_date}` or "
+                "`{start_date:%Y%m%d}`",
+                offset + uri.find("{"),
+            )
+        for match in PLACEHOLDER.finditer(uri):
+            name, fmt = match.group("name"), match.group("format")
+            if name not in (PARTITION_KEY, START_DATE):
+                raise InvalidValue(
+                    f"unknown placeholder `{{{name}}}`: use `{{partition_key}}` or "
+                    f"`{{start_date}}`{_suggest(name, ('partition_key', 'start_date'))}",
+                    offset + match.start(),
+                )
+            if fmt is not None and (name != START_DATE or not _STRFTIME.fullmatch(fmt)):
+                raise InvalidValue(
+                    "only `{start_date}` takes a format, written with strftime codes such as "
+                    "`{start_date:%Y%m%d}`",
+                    offset + match.start(),
+                )
+        uris.append(UriTemplate(template=uri))
+    return tuple(uris)
+
+
+PARSERS: dict[str, Callable[[str], Any]] = {
+    "name": parse_table_name,
+    "materialized": lambda v: _parse_choice(v, Materialized),
+    "unique_key": parse_columns,
+    "partition_by": _parse_partition_by,
+    "cluster_by": parse_columns,
+    "partitions": _parse_partitions,
+    "start": _parse_datetime,
+    "end": _parse_datetime,
+    "backfill": _parse_backfill,
+    "schedule": _parse_schedule,
+    "depends_on": _parse_table_list,
+    "uris": _parse_uris,
+    "format": lambda v: _parse_choice(v, FileFormat),
+    "maximum_bytes_billed": parse_bytes,
+    "labels": _parse_labels,
+    "owners": _parse_owners,
+    "tags": _parse_tags,
+    "group": _parse_group,
+    "on_schema_change": lambda v: _parse_choice(v, OnSchemaChange),
+}
+"""The parser of each directive given at most once."""
+REPEATABLE = frozenset({"check"})
+"""Directives that may be given several times (parsed by :mod:`sqlassets.spec.checks`)."""
+DIRECTIVES = frozenset(PARSERS) | REPEATABLE
+"""Every header key a model file may use."""
