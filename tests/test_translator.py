@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import pytest
@@ -14,8 +14,10 @@ import pytest
 import sqlassets
 from sqlassets.dagster import definitions_for
 from sqlassets.dagster.translator import SqlAssetsTranslator
-from sqlassets.loader import Model
 from sqlassets.project import Project, load_project
+
+if TYPE_CHECKING:
+    from sqlassets.loader import Model
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"

@@ -19,6 +19,9 @@ from sqlassets.project import load_project
 from sqlassets.strategies import Naming
 from tests.fakes.bigquery_transport import FakeBigQuery, Outcome
 
+# Slow: plan over a window of more than 4,000 hourly partitions takes about a minute.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).parent.parent / "fixtures" / "golden"
 PROJECT = load_project(ROOT, display_base=ROOT).raise_for_errors()
 
