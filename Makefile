@@ -21,14 +21,16 @@ test: uv
 	$(UV) run --locked ruff format --check src tests bench scripts definitions.py
 	$(UV) run --locked pytest
 
-## ruff, then every test but those marked emulator, webserver or slow (pyproject.toml's
-## [tool.pytest.ini_options] markers): under a minute on 2 cores, for the edit-test loop.
-## `make test` (and .ci/run) still runs everything; pass pytest options with ARGS=...
+## The edit-test loop: ruff, then every test but those marked emulator, webserver or slow
+## (markers in pyproject.toml's [tool.pytest.ini_options]); under a minute on 2 cores.
+## `make test` (and .ci/run) still runs everything. Bytecode is cached even where
+## PYTHONDONTWRITEBYTECODE is set: recompiling Dagster and the BigQuery client on every
+## run costs about 15 s. Pass pytest options with ARGS=..., e.g. ARGS="-k golden -x".
 test-fast: uv
 	$(UV) sync --locked --quiet
 	$(UV) run --locked ruff check src tests bench scripts definitions.py
 	$(UV) run --locked ruff format --check src tests bench scripts definitions.py
-	$(UV) run --locked pytest -q -m "not emulator and not webserver and not slow" $(ARGS)
+	PYTHONDONTWRITEBYTECODE= $(UV) run --locked pytest -q -m "not emulator and not webserver and not slow" $(ARGS)
 
 ## Benchmarks (not part of the test suite).
 bench: uv
