@@ -23,14 +23,13 @@ test: uv
 
 ## The edit-test loop: ruff, then every test but those marked emulator, webserver or slow
 ## (markers in pyproject.toml's [tool.pytest.ini_options]); under a minute on 2 cores.
-## `make test` (and .ci/run) still runs everything. Bytecode is cached even where
-## PYTHONDONTWRITEBYTECODE is set: recompiling Dagster and the BigQuery client on every
-## run costs about 15 s. Pass pytest options with ARGS=..., e.g. ARGS="-k golden -x".
+## `make test` (and .ci/run) still runs everything. Pass pytest options with ARGS=...,
+## e.g. `make test-fast ARGS="-k golden -x"`.
 test-fast: uv
 	$(UV) sync --locked --quiet
 	$(UV) run --locked ruff check src tests bench scripts definitions.py
 	$(UV) run --locked ruff format --check src tests bench scripts definitions.py
-	PYTHONDONTWRITEBYTECODE= $(UV) run --locked pytest -q -m "not emulator and not webserver and not slow" $(ARGS)
+	$(UV) run --locked pytest -q -m "not emulator and not webserver and not slow" $(ARGS)
 
 ## Benchmarks (not part of the test suite).
 bench: uv
