@@ -6,7 +6,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: run test bench lint-self uv
+.PHONY: run test test-fast bench lint-self uv
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==0.13.8"
@@ -23,6 +23,16 @@ test: uv
 	$(UV) run --locked ruff check src tests bench scripts definitions.py
 	$(UV) run --locked ruff format --check src tests bench scripts definitions.py
 	$(UV) run --locked pytest
+
+## The edit-test loop: ruff, then every test but those marked emulator, webserver or slow
+## (markers in pyproject.toml's [tool.pytest.ini_options]); under a minute on 2 cores.
+## `make test` (and .ci/run) still runs everything. Pass pytest options with ARGS=...,
+## e.g. `make test-fast ARGS="-k golden -x"`.
+test-fast: uv
+	$(UV) sync --locked --quiet
+	$(UV) run --locked ruff check src tests bench scripts definitions.py
+	$(UV) run --locked ruff format --check src tests bench scripts definitions.py
+	$(UV) run --locked pytest -q -m "not emulator and not webserver and not slow" $(ARGS)
 
 ## Benchmarks (not part of the test suite).
 bench: uv

@@ -20,6 +20,9 @@ from sqlassets.project import Project, load_project
 from tests.emulator.harness import Emulator, ensure_venv, start_emulator
 from tests.helpers import write_project
 
+# Starts the BigQuery emulator (its own venv): excluded from `make test-fast`.
+pytestmark = pytest.mark.emulator
+
 PROJECT_ID = "test-project"
 MODELS = {
     "sql/marts/big_orders.sql": (

@@ -17,6 +17,9 @@ from sqlassets.project import load_project
 from sqlassets.selection import select
 from tests.helpers import write_project
 
+# Slow: whole Dagster runs of the example project (about 20 s).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = '[tool.sqlassets.targets.local]\nengine = "duckdb"\npath = "warehouse.duckdb"\n'
 

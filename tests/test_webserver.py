@@ -13,6 +13,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
+# Starts dagster-webserver and waits for it: excluded from `make test-fast`.
+pytestmark = pytest.mark.webserver
+
 ROOT = Path(__file__).resolve().parent.parent
 QUERY = "{ assetNodes { assetKey { path } isMaterializable } }"
 

@@ -19,6 +19,9 @@ from sqlassets.project import load_project
 from sqlassets.strategies import Naming
 from tests.fakes.bigquery_transport import FakeBigQuery, Outcome
 
+# Slow: plan over a window of more than 4,000 hourly partitions takes about a minute.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).parent.parent / "fixtures" / "golden"
 PROJECT = load_project(ROOT, display_base=ROOT).raise_for_errors()
 
@@ -71,7 +74,23 @@ def test_load_data_job_carries_sql_labels_limits_and_timeout(fake, engine) -> No
     result = engine.execute(job, context)
     (body,) = _inserts(fake)
     query = body["configuration"]["query"]
-    assert query["query"] == job.sql("bigquery")
+    # The literal text on the wire (not the engine's own rendering compared with itself).
+    assert query["query"] == (
+        "LOAD DATA INTO TEMP TABLE _sqlassets_load_0c4bea82b537 FROM FILES(FORMAT='CSV', "
+        "uris=['gs://acme-landing/orders/20240101/*.csv', "
+        "'gs://acme-landing/orders/20240102/*.csv'], skip_leading_rows=1);\n"
+        "CREATE TABLE IF NOT EXISTS `acme-prod`.raw_prod.orders PARTITION BY order_date "
+        "CLUSTER BY customer_id AS SELECT * FROM _sqlassets_load_0c4bea82b537 WHERE FALSE;\n"
+        "MERGE INTO `acme-prod`.raw_prod.orders AS _t USING (SELECT * FROM "
+        "(SELECT * FROM _sqlassets_load_0c4bea82b537) AS _s WHERE "
+        "IF(_s.order_date >= CAST('2024-01-01' AS DATE) AND _s.order_date < "
+        "CAST('2024-01-03' AS DATE), TRUE, ERROR('sqlassets: a row outside the run window "
+        "[2024-01-01 00:00, 2024-01-03 00:00) or with a NULL `order_date`: nothing was "
+        "written; filter the input to the window (@start_date/@end_date or "
+        "@start_ts/@end_ts)'))) AS _s ON FALSE WHEN NOT MATCHED BY SOURCE AND "
+        "_t.order_date >= CAST('2024-01-01' AS DATE) AND _t.order_date < "
+        "CAST('2024-01-03' AS DATE) THEN DELETE WHEN NOT MATCHED THEN INSERT ROW"
+    )
     assert query["query"].startswith("LOAD DATA INTO TEMP TABLE _sqlassets_load_")
     assert (
         "uris=['gs://acme-landing/orders/20240101/*.csv', 'gs://acme-landing/orders/20240102/*.csv']"
@@ -93,6 +112,46 @@ def test_load_data_job_carries_sql_labels_limits_and_timeout(fake, engine) -> No
         42,
         3,
     )
+
+
+def test_the_transport_receives_the_literal_sql_and_parameters(fake, engine) -> None:
+    """SQLMesh-style: the exact statements and parameters the server received, as literals."""
+    for job in _jobs("marts.daily_revenue", partition="2024-01-02"):
+        engine.execute(job, JobContext("marts.daily_revenue", run_id="run-sql"))
+    sent = [body["configuration"]["query"]["query"] for body in _inserts(fake)]
+    assert sent == [
+        "CREATE TABLE IF NOT EXISTS `acme-prod`.marts_prod.daily_revenue PARTITION BY order_date "
+        "CLUSTER BY customer_id AS SELECT * FROM (SELECT order_date, customer_id, SUM(amount) "
+        "AS revenue FROM `acme-prod`.raw_prod.orders WHERE order_date >= CAST('2024-01-02' AS "
+        "DATE) AND order_date < CAST('2024-01-03' AS DATE) GROUP BY order_date, customer_id) "
+        "AS _s WHERE FALSE",
+        "MERGE INTO `acme-prod`.marts_prod.daily_revenue AS _t USING (SELECT * FROM (SELECT "
+        "order_date, customer_id, SUM(amount) AS revenue FROM `acme-prod`.raw_prod.orders WHERE "
+        "order_date >= @start_date AND order_date < @end_date GROUP BY order_date, customer_id) "
+        "AS _s WHERE IF(_s.order_date >= @start_date AND _s.order_date < @end_date, TRUE, "
+        "ERROR('sqlassets: a row outside the run window [2024-01-02 00:00, 2024-01-03 00:00) "
+        "or with a NULL `order_date`: nothing was written; filter the input to the window "
+        "(@start_date/@end_date or @start_ts/@end_ts)'))) AS _s ON FALSE WHEN NOT MATCHED BY "
+        "SOURCE AND _t.order_date >= @start_date AND _t.order_date < @end_date THEN DELETE "
+        "WHEN NOT MATCHED THEN INSERT (order_date, customer_id, revenue) VALUES "
+        "(_s.order_date, _s.customer_id, _s.revenue)",
+    ]
+    parameters = [body["configuration"]["query"]["queryParameters"] for body in _inserts(fake)]
+    assert parameters == [
+        [],
+        [
+            {
+                "name": "end_date",
+                "parameterType": {"type": "DATE"},
+                "parameterValue": {"value": "2024-01-03"},
+            },
+            {
+                "name": "start_date",
+                "parameterType": {"type": "DATE"},
+                "parameterValue": {"value": "2024-01-02"},
+            },
+        ],
+    ]
 
 
 def test_a_per_model_byte_limit_wins_over_the_target_default(fake, engine) -> None:

@@ -20,6 +20,9 @@ from sqlassets.project import load_project
 from sqlassets.strategies import Naming
 from tests.fakes.bigquery_transport import FakeBigQuery, Outcome
 
+# Slow: a window of more than 4,000 partitions split into pieces takes over half a minute.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).parent.parent / "fixtures" / "golden"
 PROJECT = load_project(ROOT, display_base=ROOT).raise_for_errors()
 SECRET = "ya29.SECRET-TOKEN-do-not-leak"

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sqlassets.loader import load_model
 from sqlassets.spec import DIRECTIVES
+
+# Slow: hundreds of random and mutated files per test (about 8 s).
+pytestmark = pytest.mark.slow
 
 SEED = """-- Revenue per day.
 -- @materialized: insert_overwrite

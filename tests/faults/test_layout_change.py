@@ -13,6 +13,9 @@ from sqlassets.project import load_project
 from tests.emulator.harness import Emulator, ensure_venv, start_emulator
 from tests.helpers import write_project
 
+# Starts the BigQuery emulator (its own venv): excluded from `make test-fast`.
+pytestmark = pytest.mark.emulator
+
 PROJECT_ID = "layout-project"
 
 

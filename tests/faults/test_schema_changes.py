@@ -13,6 +13,9 @@ from sqlassets.dagster.run import run_project
 from sqlassets.project import load_project
 from tests.helpers import write_project
 
+# Slow: a Dagster run per step of each schema change (about 20 s).
+pytestmark = pytest.mark.slow
+
 PYPROJECT = '[tool.sqlassets.targets.local]\nengine = "duckdb"\npath = "warehouse.duckdb"\n'
 
 

@@ -15,6 +15,9 @@ import pytest
 from tests.emulator.harness import Emulator, ensure_venv, start_emulator
 from tests.helpers import write_project
 
+# Starts the BigQuery emulator (its own venv): excluded from `make test-fast`.
+pytestmark = pytest.mark.emulator
+
 PROJECT_ID = "sigint-project"
 # Long enough on the emulator to still be running when the signal arrives.
 LONG = (
