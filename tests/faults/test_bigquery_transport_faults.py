@@ -16,7 +16,7 @@ from sqlassets.engines.bigquery import BigQueryEngine, RetryPolicy, classify, la
 from sqlassets.errors import EngineError
 from sqlassets.execution import model_jobs, resolve_window
 from sqlassets.project import load_project
-from sqlassets.strategies import Naming
+from sqlassets.job import Naming
 from tests.fakes.bigquery_transport import FakeBigQuery, Outcome
 
 ROOT = Path(__file__).parent.parent / "fixtures" / "golden"

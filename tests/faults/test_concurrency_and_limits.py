@@ -17,7 +17,7 @@ from sqlassets.engines.base import JobContext
 from sqlassets.engines.bigquery import BigQueryEngine
 from sqlassets.execution import model_jobs, resolve_window, run_model, split_window
 from sqlassets.project import load_project
-from sqlassets.strategies import Naming
+from sqlassets.job import Naming
 from tests.fakes.bigquery_transport import FakeBigQuery, Outcome
 
 ROOT = Path(__file__).parent.parent / "fixtures" / "golden"

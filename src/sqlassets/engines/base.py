@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlglot import expressions as exp
 
-from sqlassets.strategies import Job, Naming
+from sqlassets.job import Job, Naming
 from sqlassets.window import QueryParameter
 
 

@@ -25,7 +25,7 @@ from sqlglot import expressions as exp
 
 from sqlassets.engines.base import Capabilities, DryRunResult, Engine, JobContext, JobResult
 from sqlassets.errors import EngineError
-from sqlassets.strategies import Job, Naming
+from sqlassets.job import Job, Naming
 from sqlassets.window import QueryParameter
 
 if TYPE_CHECKING:

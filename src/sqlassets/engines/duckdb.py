@@ -20,7 +20,7 @@ from sqlglot import expressions as exp
 
 from sqlassets.engines.base import Capabilities, DryRunResult, Engine, JobContext, JobResult
 from sqlassets.errors import EngineError
-from sqlassets.strategies import Job, Naming, inline_parameters
+from sqlassets.job import Job, Naming, inline_parameters
 from sqlassets.window import QueryParameter
 
 DIALECT = "duckdb"
