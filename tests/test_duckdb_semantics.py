@@ -10,8 +10,8 @@ import pytest
 from sqlassets.engines.base import JobContext
 from sqlassets.engines.duckdb import DuckDBEngine
 from sqlassets.errors import EngineError
-from sqlassets.execution import resolve_window, run_model
 from sqlassets.project import Project, load_project
+from sqlassets.runner import resolve_window, run_model
 from tests.helpers import write_project
 
 MODELS = {
