@@ -16,9 +16,8 @@ import click
 from sqlassets.errors import ConfigError, did_you_mean, display_path
 
 if TYPE_CHECKING:
-    from sqlassets.engines import DryRunResult
     from sqlassets.project import Project
-    from sqlassets.runner import Event
+    from sqlassets.runner import Event, PlannedStatement
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -230,12 +229,7 @@ def plan(
         _fail_config(error)
     report = dry_run(project, engine, partition, start, end)
     rows = [
-        (
-            statement.model,
-            statement.window,
-            statement.action,
-            statement.error if statement.result is None else _processes(statement.result),
-        )
+        (statement.model, statement.window, statement.action, _processes(statement))
         for statement in report.statements
     ]
     header = ("model", "window", "job", "processes")
@@ -252,8 +246,11 @@ def plan(
     sys.exit(EXIT_FINDINGS if report.failed else EXIT_OK)
 
 
-def _processes(result: DryRunResult) -> str:
-    """A dry run's result, short: bytes on BigQuery, whether it plans on DuckDB."""
+def _processes(statement: PlannedStatement) -> str:
+    """A dry run's result, short: bytes on BigQuery, whether it plans on DuckDB; or the error."""
+    result = statement.result
+    if result is None:
+        return statement.error or "-"
     if result.bytes_processed is not None:
         return _bytes(result.bytes_processed)
     if result.plan and not result.plan.startswith("cannot"):

@@ -54,7 +54,7 @@ class _Scope:
     def column(self, name: str) -> exp.Column:
         return exp.column(name, table=TARGET_ALIAS)
 
-    def select(self, *expressions: exp.Expression) -> exp.Select:
+    def select(self, *expressions: exp.Expr) -> exp.Select:
         """``SELECT … FROM table [WHERE in window]``."""
         select = exp.select(*expressions).from_(self.source)
         return select.where(self.condition) if self.condition is not None else select

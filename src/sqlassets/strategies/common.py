@@ -69,9 +69,11 @@ def empty(query: exp.Expression) -> exp.Select:
     return exp.select(exp.Star()).from_(subquery(query, SOURCE_ALIAS)).where(exp.false())
 
 
-def window_condition(partition_by: PartitionBy, qualifier: str) -> exp.Expression:
+def window_condition(partition_by: PartitionBy, qualifier: str) -> exp.Condition:
     """``partition column in [start, end)`` on table alias ``qualifier``, with parameters."""
     column = exp.column(partition_by.column, table=qualifier)
+    low: exp.Expression
+    high: exp.Expression
     if partition_by.function == "DATE":
         value: exp.Expression = exp.Date(this=column)
         low, high = (
