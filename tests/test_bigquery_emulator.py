@@ -15,8 +15,8 @@ from sqlassets.config import BigQueryTarget
 from sqlassets.engines.base import JobContext
 from sqlassets.engines.bigquery import BigQueryEngine
 from sqlassets.errors import EngineError
-from sqlassets.execution import model_jobs, resolve_window, run_model
 from sqlassets.project import Project, load_project
+from sqlassets.runner import model_jobs, resolve_window, run_model
 from tests.emulator.harness import Emulator, ensure_venv, start_emulator
 from tests.helpers import write_project
 

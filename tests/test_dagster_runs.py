@@ -133,3 +133,29 @@ def test_failures_stop_downstream_keep_tables_and_recover(tmp_path: Path) -> Non
     third = {o.name: o for o in run_project(project, set(project.models))}
     assert all(o.status == "materialized" for o in third.values())
     assert _query(tmp_path, "SELECT y FROM marts.after_guard") == [(6,)]
+
+
+def test_run_uses_the_translator_it_is_given_and_reports_typed_events(tmp_path: Path) -> None:
+    from sqlassets.dagster import SqlAssetsTranslator
+    from sqlassets.runner import CheckEvaluated, ModelFailed, ModelMaterialized, Status
+
+    class Prefixed(SqlAssetsTranslator):
+        def get_asset_key(self, model):
+            return dg.AssetKey(["warehouse", *super().get_asset_key(model).path])
+
+    write_project(tmp_path, FAILING)
+    project = load_project(tmp_path).raise_for_errors()
+    _source(tmp_path, [(-1, "1"), (3, "three")])
+    events: list[object] = []
+    outcomes = {
+        o.name: o
+        for o in run_project(
+            project, set(project.models), on_event=events.append, translator=Prefixed()
+        )
+    }
+    assert outcomes["src.numbers"].status is Status.FAILED
+    assert outcomes["src.guarded"].status is Status.CHECK_FAILED
+    assert outcomes["marts.after_guard"].status is Status.SKIPPED
+    assert any(isinstance(e, ModelFailed) and e.model == "src.numbers" for e in events)
+    assert CheckEvaluated("src.guarded", "expression", passed=False, blocking=True) in events
+    assert not any(isinstance(e, ModelMaterialized) and e.model == "src.numbers" for e in events)

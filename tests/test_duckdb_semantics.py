@@ -10,8 +10,8 @@ import pytest
 from sqlassets.engines.base import JobContext
 from sqlassets.engines.duckdb import DuckDBEngine
 from sqlassets.errors import EngineError
-from sqlassets.execution import resolve_window, run_model
 from sqlassets.project import Project, load_project
+from sqlassets.runner import resolve_window, run_model
 from tests.helpers import write_project
 
 MODELS = {
@@ -250,3 +250,59 @@ def test_missing_files_fail_clearly(env) -> None:
         _run(project, engine, "raw.events")
     with pytest.raises(duckdb.CatalogException):
         engine.connection.execute("SELECT * FROM raw.events")
+
+
+def test_the_runner_runs_checks_and_reports_progress_without_dagster(tmp_path: Path) -> None:
+    from sqlassets.runner import (
+        CheckEvaluated,
+        ModelMaterialized,
+        ModelStarted,
+        materialize,
+    )
+    from sqlassets.window import Window
+
+    write_project(
+        tmp_path,
+        {
+            "sql/marts/numbers.sql": (
+                "-- @materialized: table\n-- @check: not_null(n)\n"
+                "-- @check: warn row_count(min=5)\n"
+                "SELECT n FROM UNNEST([1, 2, 3]) AS n"
+            )
+        },
+    )
+    project = load_project(tmp_path, display_base=tmp_path).raise_for_errors()
+    events: list[object] = []
+    with DuckDBEngine(tmp_path / "warehouse.duckdb", tmp_path / "gcs") as engine:
+        run = materialize(
+            project,
+            project.models["marts.numbers"],
+            engine,
+            [Window()],
+            "r1",
+            on_event=events.append,
+        )
+    assert [(v.check.kind, v.passed) for v in run.checks] == [
+        ("not_null", True),
+        ("row_count", False),
+    ]
+    assert run.columns == [("n", "INTEGER")]
+    assert isinstance(events[0], ModelStarted)
+    assert [type(e) for e in events[1:3]] == [CheckEvaluated, CheckEvaluated]
+    assert isinstance(events[-1], ModelMaterialized) and events[-1].rows == 3
+
+
+def test_every_target_engine_has_an_adapter_that_builds_itself_from_the_target() -> None:
+    from sqlassets.config import BigQueryTarget, DuckDBTarget
+    from sqlassets.engines import ENGINES
+    from sqlassets.spec import parse_table_name
+
+    assert set(ENGINES) == {"duckdb", "bigquery"}
+    duck = ENGINES["duckdb"].from_target(DuckDBTarget(path=":memory:"))
+    assert duck.name == "duckdb" and duck.database == ":memory:"
+    assert duck.capabilities.single_writer_process and not duck.capabilities.table_pools
+    target = BigQueryTarget(project="acme-prod", dataset_suffix="_prod")
+    bigquery = ENGINES["bigquery"]
+    table = bigquery.naming_for(target).table(parse_table_name("marts.daily"))
+    assert table.sql("bigquery") == "`acme-prod`.marts_prod.daily"
+    assert bigquery.capabilities.drop_before_layout_change and bigquery.capabilities.table_pools

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import sqlglot
 
-from sqlassets.execution import model_jobs, open_engine, render_jobs, resolve_window
+from sqlassets.engines import open_engine
 from sqlassets.project import load_project
+from sqlassets.runner import model_jobs, render_jobs, resolve_window
 
 ROOT = Path(__file__).parent / "fixtures" / "golden"
 EXPECTED = ROOT / "expected"

@@ -15,8 +15,8 @@ from sqlassets.cli import main
 from sqlassets.dagster.resources import DuckDBEngineResource
 from sqlassets.engines.duckdb import DuckDBEngine
 from sqlassets.errors import StrategyError
-from sqlassets.execution import model_jobs
 from sqlassets.project import load_project
+from sqlassets.runner import model_jobs
 from sqlassets.window import Window
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,6 +17,7 @@ from sqlassets.errors import ConfigError, did_you_mean, display_path
 
 if TYPE_CHECKING:
     from sqlassets.project import Project
+    from sqlassets.runner import Event, PlannedStatement
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -178,8 +179,9 @@ def compile_command(
     project_dir: Path | None,
 ) -> None:
     """Print the exact statements a run of MODEL would send, in the target's dialect."""
+    from sqlassets.engines import open_engine
     from sqlassets.errors import EngineError, WindowError
-    from sqlassets.execution import model_jobs, open_engine, render_jobs, resolve_window
+    from sqlassets.runner import model_jobs, render_jobs, resolve_window
 
     project = _load_valid_project(project_dir)
     model = project.models.get(model_name)
@@ -217,60 +219,43 @@ def plan(
     On BigQuery: the bytes each job would scan (nothing runs, nothing is billed).
     On DuckDB: whether each query plans (EXPLAIN).
     """
-    from sqlassets.errors import EngineError, WindowError
-    from sqlassets.execution import model_jobs, open_engine, resolve_window, split_window
+    from sqlassets.engines import open_engine
+    from sqlassets.runner import dry_run
 
     project = _load_valid_project(project_dir)
     try:
         engine = open_engine(project.config, target)
     except ConfigError as error:
         _fail_config(error)
-    rows: list[tuple[str, str, str, str]] = []
-    notes: list[str] = []
-    failed = 0
-    total = 0
-    for name in project.graph.order:
-        model = project.models[name]
-        try:
-            window = resolve_window(model, partition if model.spec.partitions else None, start, end)
-            pieces = split_window(model.spec, window, engine)
-            if len(pieces) > 1:
-                limit = engine.capabilities.max_partitions_per_job
-                notes.append(
-                    f"{name}: the window touches more than {limit} partitions, the most one job "
-                    f"may modify: it runs as {len(pieces)} jobs, each atomic, not one"
-                )
-            for index, piece in enumerate(pieces):
-                for job in model_jobs(project, model, engine, piece):
-                    if index and job.action == "create":
-                        continue
-                    for result in engine.dry_run(job):
-                        if result.bytes_processed is not None:
-                            total += result.bytes_processed
-                            shown = _bytes(result.bytes_processed)
-                        elif result.plan and not result.plan.startswith("cannot"):
-                            shown = "plans"
-                        else:
-                            shown = result.plan or "-"
-                        rows.append((name, piece.label(), job.action, shown))
-        except (WindowError, EngineError) as error:
-            failed += 1
-            rows.append((name, "-", "error", error.message))
-    widths = [
-        max(len(row[i]) for row in [("model", "window", "job", "processes"), *rows])
-        for i in range(3)
+    report = dry_run(project, engine, partition, start, end)
+    rows = [
+        (statement.model, statement.window, statement.action, _processes(statement))
+        for statement in report.statements
     ]
     header = ("model", "window", "job", "processes")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
     for row in [header, *rows]:
         click.echo(
             "  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(row))
         )
     if engine.capabilities.dry_run_bytes:
-        click.echo(f"\ntotal: {_bytes(total)}")
-    for note in notes:
+        click.echo(f"\ntotal: {_bytes(report.bytes_processed)}")
+    for note in report.notes:
         click.echo(f"warning: {note}", err=True)
     engine.close()
-    sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
+    sys.exit(EXIT_FINDINGS if report.failed else EXIT_OK)
+
+
+def _processes(statement: PlannedStatement) -> str:
+    """A dry run's result, short: bytes on BigQuery, whether it plans on DuckDB; or the error."""
+    result = statement.result
+    if result is None:
+        return statement.error or "-"
+    if result.bytes_processed is not None:
+        return _bytes(result.bytes_processed)
+    if result.plan and not result.plan.startswith("cannot"):
+        return "plans"
+    return result.plan or "-"
 
 
 @main.command()
@@ -329,24 +314,8 @@ def run(
     )
     started = time.monotonic()
 
-    def progress(asset: str, event: str, details: dict) -> None:
-        if event == "started":
-            click.echo(f"  ... {asset}", err=True)
-        elif event == "materialized":
-            rows = details.get("rows")
-            shown = f", {rows} rows" if rows is not None else ""
-            click.echo(
-                f"  ok  {asset} [{details.get('window')}]{shown} in {details['duration']:.2f}s",
-                err=True,
-            )
-        elif event == "check" and not details["passed"]:
-            level = "FAIL" if details["blocking"] else "warn"
-            click.echo(f"  {level} check {asset}:{details['check']}", err=True)
-        elif event == "failed":
-            click.echo(f"  FAIL {asset}: {details.get('error')}", err=True)
-
     outcomes = run_project(
-        project, selected, target, partition, start, end, progress, full_refresh=full_refresh
+        project, selected, target, partition, start, end, _print_event, full_refresh=full_refresh
     )
     table = [("asset", "window", "status", "rows", "duration", "bytes")]
     for outcome in outcomes:
@@ -377,6 +346,24 @@ def run(
         err=True,
     )
     sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+def _print_event(event: Event) -> None:
+    """Progress of `sqlassets run`, on stderr."""
+    from sqlassets.runner import CheckEvaluated, ModelFailed, ModelMaterialized, ModelStarted
+
+    if isinstance(event, ModelStarted):
+        click.echo(f"  ... {event.model}", err=True)
+    elif isinstance(event, ModelMaterialized):
+        shown = f", {event.rows} rows" if event.rows is not None else ""
+        click.echo(
+            f"  ok  {event.model} [{event.window}]{shown} in {event.duration_s:.2f}s", err=True
+        )
+    elif isinstance(event, CheckEvaluated) and not event.passed:
+        level = "FAIL" if event.blocking else "warn"
+        click.echo(f"  {level} check {event.model}:{event.check}", err=True)
+    elif isinstance(event, ModelFailed):
+        click.echo(f"  FAIL {event.model}: {event.error}", err=True)
 
 
 def _bytes(count: int) -> str:

@@ -14,9 +14,9 @@ from google.cloud import bigquery
 from sqlassets.engines.base import JobContext
 from sqlassets.engines.bigquery import BigQueryEngine, RetryPolicy, classify, label_value
 from sqlassets.errors import EngineError
-from sqlassets.execution import model_jobs, resolve_window
+from sqlassets.job import Naming
 from sqlassets.project import load_project
-from sqlassets.strategies import Naming
+from sqlassets.runner import model_jobs, resolve_window
 from tests.fakes.bigquery_transport import FakeBigQuery, Outcome
 
 # Slow: plan over a window of more than 4,000 hourly partitions takes about a minute.
@@ -309,10 +309,10 @@ def test_more_job_reasons_are_retried(fake, engine, reason: str) -> None:
 def test_plan_warns_before_a_window_is_split(fake, engine, monkeypatch) -> None:
     from click.testing import CliRunner
 
-    import sqlassets.execution
+    import sqlassets.engines
     from sqlassets.cli import main
 
-    monkeypatch.setattr(sqlassets.execution, "open_engine", lambda config, target=None: engine)
+    monkeypatch.setattr(sqlassets.engines, "open_engine", lambda config, target=None: engine)
     monkeypatch.chdir(ROOT)
     result = CliRunner().invoke(
         main,

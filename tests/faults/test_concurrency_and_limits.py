@@ -15,9 +15,9 @@ from google.cloud import bigquery
 
 from sqlassets.engines.base import JobContext
 from sqlassets.engines.bigquery import BigQueryEngine
-from sqlassets.execution import model_jobs, resolve_window, run_model, split_window
+from sqlassets.job import Naming
 from sqlassets.project import load_project
-from sqlassets.strategies import Naming
+from sqlassets.runner import model_jobs, resolve_window, run_model, split_window
 from tests.fakes.bigquery_transport import FakeBigQuery, Outcome
 
 # Slow: a window of more than 4,000 partitions split into pieces takes over half a minute.

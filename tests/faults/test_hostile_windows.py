@@ -11,9 +11,10 @@ import sqlglot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sqlassets.engines import open_engine
 from sqlassets.errors import WindowError
-from sqlassets.execution import model_jobs, open_engine, resolve_window
 from sqlassets.project import load_project
+from sqlassets.runner import model_jobs, resolve_window
 from sqlassets.window import parse_moment
 
 ROOT = Path(__file__).parent.parent / "fixtures" / "golden"

@@ -1,7 +1,7 @@
 """The Dagster integration: the only package that imports Dagster."""
 
 from sqlassets.dagster.component import SqlAssetsComponent
-from sqlassets.dagster.definitions import build_definitions, definitions_for, progress_hook
+from sqlassets.dagster.definitions import build_definitions, definitions_for
 from sqlassets.dagster.resources import DuckDBEngineResource
 from sqlassets.dagster.translator import SqlAssetsTranslator
 
@@ -22,5 +22,4 @@ __all__ = [
     "SqlAssetsTranslator",
     "build_definitions",
     "definitions_for",
-    "progress_hook",
 ]

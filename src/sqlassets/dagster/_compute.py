@@ -9,8 +9,6 @@ from typing import Any
 
 import dagster as dg
 
-from sqlassets.dagster.resources import DuckDBEngineResource
-
 Body = Callable[[dg.AssetExecutionContext, Any], Iterator[Any]]
 
 
@@ -26,6 +24,7 @@ def bigquery_compute(body: Body) -> Callable[..., Iterator[Any]]:
 
 def duckdb_compute(body: Body) -> Callable[..., Iterator[Any]]:
     """An asset body that receives the ``duckdb`` resource."""
+    from sqlassets.dagster.resources import DuckDBEngineResource  # it imports this module
 
     def materialize(
         context: dg.AssetExecutionContext, duckdb: DuckDBEngineResource

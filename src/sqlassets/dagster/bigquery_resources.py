@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import cast
 
 from dagster_gcp import BigQueryResource
 from google.cloud import bigquery
 from pydantic import Field
+
+from sqlassets.config import BigQueryTarget, Target
 
 
 class BigQueryEmulatorResource(BigQueryResource):
@@ -31,3 +34,15 @@ class BigQueryEmulatorResource(BigQueryResource):
             credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
             client_options={"api_endpoint": self.api_endpoint},
         )
+
+
+def bigquery_resource(target: Target) -> BigQueryResource:
+    """The default ``bigquery`` resource of a target: on its emulator, if it names one."""
+    settings = cast(BigQueryTarget, target)
+    if settings.api_endpoint:
+        return BigQueryEmulatorResource(
+            project=settings.project,
+            location=settings.location,
+            api_endpoint=settings.api_endpoint,
+        )
+    return BigQueryResource(project=settings.project, location=settings.location)

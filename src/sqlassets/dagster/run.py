@@ -9,20 +9,22 @@ skips everything downstream of it in later runs (within a run Dagster does).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import dagster as dg
 
-from sqlassets.dagster.definitions import FULL_REFRESH_TAG, definitions_for, progress_hook
-from sqlassets.dagster.resources import DuckDBEngineResource
-from sqlassets.dagster.translator import SqlAssetsTranslator
+from sqlassets.dagster.definitions import FULL_REFRESH_TAG, definitions_for
+from sqlassets.dagster.resources import release_shared_engines
+from sqlassets.dagster.translator import SqlAssetsTranslator, op_name
 from sqlassets.errors import WindowError
-from sqlassets.execution import resolve_window
 from sqlassets.project import Project
+from sqlassets.runner import OnEvent, Status, resolve_window
 from sqlassets.spec import Backfill, StaticPartitions, TimePartitions
+
+__all__ = ["Outcome", "Status", "plan_batches", "run_project"]
 
 
 @dataclass
@@ -32,7 +34,7 @@ class Outcome:
     name: str
     windows: list[str] = field(default_factory=list)
     """The window of each Dagster run the model took part in."""
-    status: str = "skipped"
+    status: Status = Status.SKIPPED
     rows: int | None = None
     bytes: int | None = None
     duration_s: float | None = None
@@ -54,7 +56,7 @@ class Outcome:
     @property
     def ok(self) -> bool:
         """Materialized with no blocking check failed."""
-        return self.status in ("materialized", "warned")
+        return self.status.ok
 
 
 @dataclass(frozen=True)
@@ -131,17 +133,20 @@ def run_project(
     partition: str | None = None,
     start: str | None = None,
     end: str | None = None,
-    on_progress: Callable[[str, str, Any], None] | None = None,
+    on_event: OnEvent | None = None,
     now: datetime | None = None,
     resources: dict[str, Any] | None = None,
     full_refresh: bool = False,
+    translator: SqlAssetsTranslator | None = None,
 ) -> list[Outcome]:
     """Materialize ``selected`` models (and their checks); one outcome per model.
 
-    ``resources`` replace the default ones (for example your own ``bigquery``).
+    ``on_event`` receives the runner's progress events as they happen;
+    ``resources`` replace the default ones (for example your own ``bigquery``);
+    ``translator`` shapes the assets as in :func:`build_definitions`.
     """
-    translator = SqlAssetsTranslator(engine=project.config.target(target).engine)
-    defs = definitions_for(project, target, translator, resources)
+    translator = translator or SqlAssetsTranslator(engine=project.config.target(target).engine)
+    defs = definitions_for(project, target, translator, resources, on_event)
     assets = list(defs.assets or [])
     resources = dict(defs.resources or {})
     outcomes = {name: Outcome(name) for name in selected}
@@ -149,9 +154,8 @@ def run_project(
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     keys = {name: translator.get_asset_key(project.models[name]) for name in selected}
     names_by_key = {key: name for name, key in keys.items()}
-    hook = on_progress or (lambda *_: None)
     try:
-        with progress_hook(hook), instance or dg.DagsterInstance.ephemeral() as active:
+        with instance or dg.DagsterInstance.ephemeral() as active:
             for group in plan_batches(project, selected):
                 runnable = [name for name in group if not (project.graph.ancestors(name) & blocked)]
                 for name in set(group) - set(runnable):
@@ -163,7 +167,7 @@ def run_project(
                     batches = _batches(project, runnable, partition, start, end, now)
                 except WindowError as error:
                     for name in runnable:
-                        outcomes[name].status = "failed"
+                        outcomes[name].status = Status.FAILED
                         outcomes[name].message = error.message
                         blocked.add(name)
                     continue
@@ -173,7 +177,7 @@ def run_project(
                     )
                     blocked |= {name for name in batch.names if not outcomes[name].ok}
     finally:
-        DuckDBEngineResource.close_all()
+        release_shared_engines()
     return [outcomes[name] for name in project.graph.order if name in outcomes]
 
 
@@ -205,7 +209,7 @@ def _run_batch(
     for name in batch.names:
         outcome = outcomes[name]
         outcome.windows.append(batch.label)
-        if outcome.status in ("skipped",):
+        if outcome.status is Status.SKIPPED:
             outcome.message = outcome.message or "not run (an upstream step failed)"
     counted: set[str] = set()
     for event in result.get_asset_materialization_events():
@@ -216,7 +220,8 @@ def _run_batch(
         counted.add(name)
         metadata = event.materialization.metadata
         outcome = outcomes[name]
-        outcome.status = "materialized" if outcome.status != "failed" else outcome.status
+        if outcome.status is not Status.FAILED:
+            outcome.status = Status.MATERIALIZED
         outcome.message = ""
         # Several runs (chunks, static keys) add up.
         outcome.rows = _add(outcome.rows, _value(metadata.get("sqlassets/rows_affected")))
@@ -230,16 +235,16 @@ def _run_batch(
         outcome = outcomes[name]
         outcome.failed_checks.append(evaluation.check_name)
         if evaluation.severity == dg.AssetCheckSeverity.ERROR:
-            outcome.status = "check failed"
-        elif outcome.status == "materialized":
-            outcome.status = "warned"
+            outcome.status = Status.CHECK_FAILED
+        elif outcome.status is Status.MATERIALIZED:
+            outcome.status = Status.WARNED
     for failure in result.get_step_failure_events():
         for name in batch.names:
-            if failure.step_key and failure.step_key.startswith("__".join(keys[name].path)):
+            if failure.step_key and failure.step_key.startswith(op_name(keys[name])):
                 outcome = outcomes[name]
-                if outcome.status == "check failed":
+                if outcome.status is Status.CHECK_FAILED:
                     continue  # Dagster fails the step after a blocking check fails
-                outcome.status = "failed"
+                outcome.status = Status.FAILED
                 data = failure.step_failure_data
                 outcome.message = (
                     data.user_failure_data.description

@@ -47,6 +47,11 @@ def static_partitions_def(partitions: StaticPartitions) -> dg.StaticPartitionsDe
     return dg.StaticPartitionsDefinition(list(partitions.keys))
 
 
+def op_name(key: dg.AssetKey) -> str:
+    """The name of the op (and the step-key prefix) of the asset ``key``: ``dataset__table``."""
+    return "__".join(key.path).replace("-", "_")
+
+
 class SqlAssetsTranslator:
     """Translates a model into the parts of its Dagster asset."""
 

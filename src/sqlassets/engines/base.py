@@ -6,27 +6,39 @@ import abc
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlglot import expressions as exp
 
-from sqlassets.strategies import Job, Naming
+from sqlassets.job import Job, Naming
 from sqlassets.window import QueryParameter
+
+if TYPE_CHECKING:
+    from sqlassets.config import Config, Target
+    from sqlassets.spec import ModelSpec
+
+Layout = tuple[str | None, tuple[str, ...]]
+"""``(partitioning, clustering)`` of a table, in the engine's own notation."""
 
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What an engine can do natively; strategies and commands adapt to it."""
+    """What differs between engines, as data the runner, the CLI and Dagster read."""
 
     query_parameters: bool
     """Binds ``@name`` parameters (otherwise typed literals are substituted)."""
     dry_run_bytes: bool
     """A dry run reports the bytes a statement would process."""
     partitioning: bool
-    """Tables keep ``PARTITION BY``/``CLUSTER BY``."""
-    job_labels: bool
+    """Tables keep ``PARTITION BY``/``CLUSTER BY``: runs compare an existing table's layout."""
     max_partitions_per_job: int | None = None
     """Partitions one job may modify (BigQuery: 4,000); longer windows are split."""
+    drop_before_layout_change: bool = False
+    """``CREATE OR REPLACE`` cannot change a table's layout: a full refresh drops it first."""
+    single_writer_process: bool = False
+    """One process at a time may write the database: Dagster runs its steps in process."""
+    table_pools: bool = False
+    """Concurrent runs may write one table: Dagster queues them in a pool per table."""
 
 
 @dataclass(frozen=True)
@@ -74,10 +86,29 @@ class DryRunResult:
 class Engine(abc.ABC):
     """One warehouse: renders jobs in its dialect, runs them, reports statistics."""
 
-    name: str
-    dialect: str
-    capabilities: Capabilities
+    name: ClassVar[str]
+    """The ``engine`` of the targets this adapter runs (its key in ``ENGINES``)."""
+    dialect: ClassVar[str]
+    resource_key: ClassVar[str]
+    """The Dagster resource an asset body receives to open this engine."""
+    capabilities: ClassVar[Capabilities]
     naming: Naming
+
+    @classmethod
+    @abc.abstractmethod
+    def from_target(
+        cls, target: Target, config: Config | None = None, client: Any = None
+    ) -> Engine:
+        """The engine of a configured target; connects lazily.
+
+        ``config`` resolves the target's relative paths; ``client`` is an open
+        connection to reuse (a Dagster resource's), where the engine takes one.
+        """
+
+    @classmethod
+    def naming_for(cls, target: Target) -> Naming:
+        """The physical names of ``target``'s tables (without opening an engine)."""
+        return Naming()
 
     @abc.abstractmethod
     def render(self, job: Job) -> str:
@@ -107,11 +138,15 @@ class Engine(abc.ABC):
         """The output column names of ``query``, without running it."""
         return [name for name, _ in self.query_schema(query, parameters)]
 
-    def table_layout(self, table: exp.Table) -> tuple[str | None, tuple[str, ...]] | None:
-        """``(partitioning, clustering)`` of an existing table; None when unknown or missing.
+    def table_layout(self, table: exp.Table) -> Layout | None:
+        """The layout of an existing table; None when unknown or missing.
 
         Engines without partitioning (DuckDB) have no layout to compare.
         """
+        return None
+
+    def expected_layout(self, spec: ModelSpec) -> Layout | None:
+        """The layout :meth:`table_layout` reports for a table built from ``spec``."""
         return None
 
     @abc.abstractmethod

@@ -23,15 +23,24 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import expressions as exp
 
-from sqlassets.engines.base import Capabilities, DryRunResult, Engine, JobContext, JobResult
+from sqlassets.config import BigQueryTarget
+from sqlassets.engines.base import (
+    Capabilities,
+    DryRunResult,
+    Engine,
+    JobContext,
+    JobResult,
+    Layout,
+)
 from sqlassets.errors import EngineError
-from sqlassets.strategies import Job, Naming
+from sqlassets.job import Job, Naming
 from sqlassets.window import QueryParameter
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
 
-    from sqlassets.config import BigQueryTarget
+    from sqlassets.config import Config, Target
+    from sqlassets.spec import ModelSpec
 
 DIALECT = "bigquery"
 
@@ -142,12 +151,15 @@ class BigQueryEngine(Engine):
 
     name = "bigquery"
     dialect = DIALECT
+    resource_key = "bigquery"
     capabilities = Capabilities(
         query_parameters=True,
         dry_run_bytes=True,
         partitioning=True,
-        job_labels=True,
         max_partitions_per_job=MAX_PARTITIONS_PER_JOB,
+        # BigQuery cannot CREATE OR REPLACE a table with another partitioning (dbt-core#2000).
+        drop_before_layout_change=True,
+        table_pools=True,
     )
 
     def __init__(
@@ -180,9 +192,10 @@ class BigQueryEngine(Engine):
 
     @classmethod
     def from_target(
-        cls, target: BigQueryTarget, client: bigquery.Client | None = None
+        cls, target: Target, config: Config | None = None, client: Any = None
     ) -> BigQueryEngine:
         """An engine for a configured target, optionally on an existing client."""
+        assert isinstance(target, BigQueryTarget)
 
         def factory() -> bigquery.Client:
             if client is not None:
@@ -192,15 +205,21 @@ class BigQueryEngine(Engine):
         return cls(
             project=target.project,
             location=target.location,
-            naming=Naming(
-                project=target.project,
-                dataset_prefix=target.dataset_prefix,
-                dataset_suffix=target.dataset_suffix,
-            ),
+            naming=cls.naming_for(target),
             client_factory=factory,
             maximum_bytes_billed=target.maximum_bytes_billed,
             job_timeout_s=target.job_timeout_s,
             max_concurrent_jobs=target.max_concurrent_jobs,
+        )
+
+    @classmethod
+    def naming_for(cls, target: Target) -> Naming:
+        """The target's project, with its dataset prefix and suffix."""
+        assert isinstance(target, BigQueryTarget)
+        return Naming(
+            project=target.project,
+            dataset_prefix=target.dataset_prefix,
+            dataset_suffix=target.dataset_suffix,
         )
 
     @property
@@ -474,7 +493,7 @@ class BigQueryEngine(Engine):
             raise EngineError(_message(error), sql=sql) from None
         return [(field.name, field.field_type) for field in (query_job.schema or [])]
 
-    def table_layout(self, table: exp.Table) -> tuple[str | None, tuple[str, ...]] | None:
+    def table_layout(self, table: exp.Table) -> Layout | None:
         """``(partitioning, clustering)`` of an existing table, or None if it does not exist."""
         from google.api_core import exceptions as api_exceptions
 
@@ -486,8 +505,17 @@ class BigQueryEngine(Engine):
         partitioning = found.time_partitioning
         described = None
         if partitioning is not None:
-            described = f"{partitioning.field or '_PARTITIONTIME'}:{partitioning.type_}"
+            described = _partitioning(partitioning.field or "_PARTITIONTIME", partitioning.type_)
         return described, tuple(found.clustering_fields or ())
+
+    def expected_layout(self, spec: ModelSpec) -> Layout:
+        """The layout BigQuery reports for a table built from ``spec``."""
+        partitioning = None
+        if spec.partition_by is not None:
+            partitioning = _partitioning(
+                spec.partition_by.column, spec.partition_by.granularity.value
+            )
+        return partitioning, tuple(spec.cluster_by)
 
     def fetch_row(
         self, query: exp.Expression, parameters: Sequence[QueryParameter], context: JobContext
@@ -530,6 +558,11 @@ def make_client(project: str, location: str, api_endpoint: str | None) -> bigque
             client_options={"api_endpoint": api_endpoint},
         )
     return bigquery.Client(project=project, location=location)
+
+
+def _partitioning(column: str, granularity: str) -> str:
+    """``column:DAY``: how a table's time partitioning is described and compared."""
+    return f"{column}:{granularity}"
 
 
 def job_url(project: str, location: str, identifier: str) -> str:

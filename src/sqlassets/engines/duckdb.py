@@ -13,15 +13,19 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 from sqlglot import expressions as exp
 
+from sqlassets.config import DuckDBTarget
 from sqlassets.engines.base import Capabilities, DryRunResult, Engine, JobContext, JobResult
 from sqlassets.errors import EngineError
-from sqlassets.strategies import Job, Naming, inline_parameters
+from sqlassets.job import Job, Naming, inline_parameters
 from sqlassets.window import QueryParameter
+
+if TYPE_CHECKING:
+    from sqlassets.config import Config, Target
 
 DIALECT = "duckdb"
 
@@ -43,8 +47,13 @@ class DuckDBEngine(Engine):
 
     name = "duckdb"
     dialect = DIALECT
+    resource_key = "duckdb"
     capabilities = Capabilities(
-        query_parameters=False, dry_run_bytes=False, partitioning=False, job_labels=False
+        query_parameters=False,
+        dry_run_bytes=False,
+        partitioning=False,
+        # One DuckDB file takes one writer process.
+        single_writer_process=True,
     )
 
     def __init__(self, database: str | Path = ":memory:", gcs_root: str | Path = "gcs"):
@@ -54,6 +63,17 @@ class DuckDBEngine(Engine):
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.RLock()
         self._schemas: set[str] = set()
+
+    @classmethod
+    def from_target(
+        cls, target: Target, config: Config | None = None, client: Any = None
+    ) -> DuckDBEngine:
+        """The engine of a DuckDB target, its paths relative to the project (``config``)."""
+        assert isinstance(target, DuckDBTarget)
+        if config is None:
+            return cls(target.path, target.gcs_root)
+        database = target.path if target.path == ":memory:" else config.resolve_path(target.path)
+        return cls(database, config.resolve_path(target.gcs_root))
 
     # ------------------------------------------------------------ connection
 

@@ -1,0 +1,59 @@
+"""``@schedule`` headers as Dagster schedules: partitioned ones request their latest partition."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+
+from sqlassets.project import Project
+
+from .translator import SqlAssetsTranslator, op_name
+
+
+def schedules_for(
+    project: Project, keys: Mapping[str, dg.AssetKey], translator: SqlAssetsTranslator
+) -> list[dg.ScheduleDefinition]:
+    """One schedule per model with ``@schedule``, running a job of that asset alone."""
+    schedules = []
+    for model_name in project.graph.order:
+        model = project.models[model_name]
+        cron = model.spec.schedule
+        if not cron:
+            continue
+        name = op_name(keys[model_name])
+        partitions = translator.get_partitions_def(model)
+        job = dg.define_asset_job(
+            f"{name}__job", selection=dg.AssetSelection.assets(keys[model_name])
+        )
+        if partitions is None:
+            schedules.append(
+                dg.ScheduleDefinition(
+                    name=f"{name}__schedule", cron_schedule=cron, job=job, execution_timezone="UTC"
+                )
+            )
+        else:
+            schedules.append(_partitioned_schedule(name, cron, job, partitions))
+    return schedules
+
+
+def _partitioned_schedule(
+    name: str, cron: str, job: Any, partitions: dg.PartitionsDefinition
+) -> dg.ScheduleDefinition:
+    @dg.schedule(name=f"{name}__schedule", cron_schedule=cron, job=job, execution_timezone="UTC")
+    def latest_partition(context: dg.ScheduleEvaluationContext) -> Any:
+        now = context.scheduled_execution_time or datetime.now(UTC)
+        if isinstance(partitions, dg.TimeWindowPartitionsDefinition):
+            keys = partitions.get_partition_keys(current_time=now)
+            if not keys:
+                return dg.SkipReason("no complete partition yet")
+            key = keys[-1]
+            return dg.RunRequest(run_key=f"{name}:{key}", partition_key=key)
+        return [
+            dg.RunRequest(run_key=f"{name}:{key}:{now:%Y%m%d%H%M}", partition_key=key)
+            for key in partitions.get_partition_keys()
+        ]
+
+    return latest_partition

@@ -1,0 +1,237 @@
+"""Running a model: its jobs in order, then its checks, with progress reported as it goes.
+
+The Dagster assets and any other caller run models through here; progress
+reaches the caller through the ``on_event`` callback it passes in.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlglot import expressions as exp
+
+from sqlassets.engines.base import Engine, JobContext, JobResult
+from sqlassets.errors import EngineError
+from sqlassets.loader import Model
+from sqlassets.project import Project
+from sqlassets.spec import CheckSpec
+from sqlassets.strategies import check_query
+from sqlassets.window import Window
+
+from .plan import piece_jobs, split_window
+
+
+class Status(enum.StrEnum):
+    """What happened to a model in a run."""
+
+    MATERIALIZED = "materialized"
+    WARNED = "warned"
+    """Materialized; a non-blocking check failed."""
+    CHECK_FAILED = "check failed"
+    """Materialized; a blocking check failed, so nothing downstream runs."""
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+    @property
+    def ok(self) -> bool:
+        """Materialized with no blocking check failed."""
+        return self in (Status.MATERIALIZED, Status.WARNED)
+
+
+@dataclass(frozen=True)
+class ModelStarted:
+    """A model's first job is about to be sent."""
+
+    model: str
+
+
+@dataclass(frozen=True)
+class ModelFailed:
+    """A job of the model failed; nothing more of it runs."""
+
+    model: str
+    error: str
+
+
+@dataclass(frozen=True)
+class CheckEvaluated:
+    """A check of the model ran over every window of the run."""
+
+    model: str
+    check: str
+    passed: bool
+    blocking: bool
+
+
+@dataclass(frozen=True)
+class ModelMaterialized:
+    """Every job of the model succeeded (its checks are reported before)."""
+
+    model: str
+    window: str
+    rows: int | None
+    bytes: int | None
+    duration_s: float
+
+
+Event = ModelStarted | ModelFailed | CheckEvaluated | ModelMaterialized
+OnEvent = Callable[[Event], None]
+"""Receives progress as it happens (``sqlassets run`` prints it)."""
+
+
+def run_model(
+    project: Project,
+    model: Model,
+    engine: Engine,
+    window: Window,
+    context: JobContext,
+    full_refresh: bool = False,
+) -> list[JobResult]:
+    """Materialize ``model`` over ``window``: each job in order, each atomic.
+
+    A window longer than one job may modify is written piece by piece.
+    """
+    results: list[JobResult] = []
+    pieces = split_window(model.spec, window, engine)
+    for piece, jobs in piece_jobs(project, model, engine, pieces, full_refresh, True):
+        piece_context = context if piece == window else replace(context, window=piece.label())
+        results += [engine.execute(job, piece_context) for job in jobs]
+    return results
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One check's single row over one window, and whether it holds."""
+
+    check: CheckSpec
+    passed: bool
+    row: Mapping[str, Any]
+    """The query's row, or ``{"error": message}`` when the query failed."""
+
+
+def run_checks(
+    model: Model, engine: Engine, table: exp.Table, window: Window, context: JobContext
+) -> list[CheckOutcome]:
+    """Run each check of ``model`` on ``table`` over ``window``; a failed query fails its check."""
+    outcomes = []
+    for check in model.spec.checks:
+        query = check_query(model.spec, check, table, window)
+        step = replace(context, step=f"check_{check.name}")
+        try:
+            row = engine.fetch_row(query.query, query.parameters, step)
+            passed = query.passed(row)
+        except EngineError as error:
+            row, passed = {"error": error.message}, False
+        outcomes.append(CheckOutcome(check, passed, row))
+    return outcomes
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a model's jobs report together."""
+
+    rows: int | None
+    """Rows the last job that counts rows affected."""
+    bytes: int | None
+    duration_s: float
+
+    @classmethod
+    def of(cls, results: Sequence[JobResult]) -> Summary:
+        """The summary of ``results``."""
+        rows = [result.rows_affected for result in results if result.rows_affected is not None]
+        processed = [r.bytes_processed for r in results if r.bytes_processed is not None]
+        return cls(
+            rows=rows[-1] if rows else None,
+            bytes=sum(processed) if processed else None,
+            duration_s=sum(result.duration_s for result in results),
+        )
+
+
+@dataclass(frozen=True)
+class CheckVerdict:
+    """A check over every window of a run: it passes when it held in each."""
+
+    check: CheckSpec
+    passed: bool
+    row: Mapping[str, Any]
+    """The row of the last window."""
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """A model materialized over the windows of a run, and its checks."""
+
+    results: list[JobResult]
+    checks: list[CheckVerdict]
+    columns: list[tuple[str, str]] | None
+    """The table's columns after the run."""
+    duration_s: float
+    windows: Sequence[Window]
+
+    @property
+    def window(self) -> str:
+        """The windows' labels."""
+        return ", ".join(window.label() for window in self.windows)
+
+
+def materialize(
+    project: Project,
+    model: Model,
+    engine: Engine,
+    windows: Sequence[Window],
+    run_id: str,
+    full_refresh: bool = False,
+    on_event: OnEvent | None = None,
+) -> ModelRun:
+    """Run ``model`` over each window, then its checks; report progress to ``on_event``.
+
+    An engine error is reported and raised; any other interruption cancels the
+    engine's running jobs first.
+    """
+    emit = on_event or _ignore
+    spec = model.spec
+    table = engine.naming.table(spec.name)
+    results: list[JobResult] = []
+    outcomes: dict[str, list[CheckOutcome]] = {check.name: [] for check in spec.checks}
+    started = time.monotonic()
+    emit(ModelStarted(model.name))
+    for window in windows:
+        context = JobContext(
+            asset=model.name,
+            run_id=run_id,
+            window=window.label(),
+            labels=dict(spec.labels),
+            maximum_bytes_billed=spec.maximum_bytes_billed,
+        )
+        try:
+            results += run_model(project, model, engine, window, context, full_refresh)
+        except EngineError as error:
+            emit(ModelFailed(model.name, error.message))
+            raise
+        except BaseException:
+            engine.cancel_all()
+            raise
+        for outcome in run_checks(model, engine, table, window, context):
+            outcomes[outcome.check.name].append(outcome)
+    columns = engine.table_columns(table)
+    duration = time.monotonic() - started
+    verdicts = []
+    for check in spec.checks:
+        found = outcomes[check.name]
+        verdict = CheckVerdict(
+            check, all(outcome.passed for outcome in found), found[-1].row if found else {}
+        )
+        verdicts.append(verdict)
+        emit(CheckEvaluated(model.name, check.name, verdict.passed, check.blocking))
+    run = ModelRun(results, verdicts, columns, duration, windows)
+    summary = Summary.of(results)
+    emit(ModelMaterialized(model.name, run.window, summary.rows, summary.bytes, summary.duration_s))
+    return run
+
+
+def _ignore(event: Event) -> None:
+    pass

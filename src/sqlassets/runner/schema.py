@@ -1,0 +1,115 @@
+"""Before an incremental run: compare the existing table with the header and the query.
+
+A changed partitioning or clustering needs a full refresh; changed columns
+follow ``@on_schema_change`` (fail, or add the new columns first). The engine
+reports and predicts layouts in its own notation; this module only compares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import expressions as exp
+
+from sqlassets.engines.base import Engine, Layout
+from sqlassets.errors import SchemaChangeError
+from sqlassets.job import Job
+from sqlassets.spec import (
+    InsertOverwriteMaterialization,
+    MergeMaterialization,
+    ModelSpec,
+    OnSchemaChange,
+)
+from sqlassets.strategies import add_columns, drop_table
+from sqlassets.window import Window
+
+
+@dataclass(frozen=True)
+class SchemaDiff:
+    """How a query's columns differ from its existing table's."""
+
+    added: tuple[tuple[str, str], ...]
+    removed: tuple[str, ...]
+    retyped: tuple[tuple[str, str, str], ...]
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.retyped)
+
+    def describe(self) -> str:
+        """``added a (INT64); removed b; retyped c (STRING -> INT64)``."""
+        parts = []
+        if self.added:
+            parts.append("added " + ", ".join(f"{n} ({t})" for n, t in self.added))
+        if self.removed:
+            parts.append("removed " + ", ".join(self.removed))
+        if self.retyped:
+            parts.append("retyped " + ", ".join(f"{n} ({a} -> {b})" for n, a, b in self.retyped))
+        return "; ".join(parts)
+
+
+def schema_diff(existing: list[tuple[str, str]], incoming: list[tuple[str, str]]) -> SchemaDiff:
+    """Columns added, removed and retyped between a table and a query (names ignore case)."""
+    old = {name.lower(): (name, kind.upper()) for name, kind in existing}
+    new = {name.lower(): (name, kind.upper()) for name, kind in incoming}
+    return SchemaDiff(
+        added=tuple(new[key] for key in new if key not in old),
+        removed=tuple(old[key][0] for key in old if key not in new),
+        retyped=tuple(
+            (new[key][0], old[key][1], new[key][1])
+            for key in new
+            if key in old and new[key][1] != old[key][1]
+        ),
+    )
+
+
+def changed_layout(engine: Engine, target: exp.Table, spec: ModelSpec) -> Layout | None:
+    """The existing table's layout when it is not the one ``spec`` declares, else None."""
+    if not engine.capabilities.partitioning:
+        return None
+    layout = engine.table_layout(target)
+    if layout is None or layout == engine.expected_layout(spec):
+        return None
+    return layout
+
+
+def refresh_jobs(engine: Engine, target: exp.Table, spec: ModelSpec) -> list[Job]:
+    """What a full refresh sends before recreating the table (a drop, on some engines)."""
+    if engine.capabilities.drop_before_layout_change and changed_layout(engine, target, spec):
+        # Explicitly asked for with --full-refresh; never implied.
+        return [drop_table(target)]
+    return []
+
+
+def schema_jobs(
+    spec: ModelSpec, engine: Engine, target: exp.Table, query: exp.Expression, window: Window
+) -> list[Job]:
+    """The jobs that bring an existing table's columns to the query's, or an error."""
+    existing = engine.table_columns(target)
+    if existing is None:
+        return []
+    layout = changed_layout(engine, target, spec)
+    if layout is not None:
+        raise SchemaChangeError(
+            f"{spec.name.name}: the table is partitioned/clustered as {layout}, the header "
+            f"says {engine.expected_layout(spec)}; rebuild it with `sqlassets run --full-refresh`"
+        )
+    incoming = engine.query_schema(query, list(window.parameters().values()))
+    diff = schema_diff(existing, incoming)
+    if not diff:
+        return []
+    assert isinstance(spec.materialization, MergeMaterialization | InsertOverwriteMaterialization)
+    policy = spec.materialization.on_schema_change
+    if policy is OnSchemaChange.FAIL or diff.retyped:
+        advice = (
+            "set `@on_schema_change: append_new_columns` to add new columns, or rebuild the "
+            "table with `sqlassets run --full-refresh`"
+            if policy is OnSchemaChange.FAIL
+            else "retyped columns need `sqlassets run --full-refresh`"
+        )
+        raise SchemaChangeError(
+            f"{spec.name.name}: the query's columns changed ({diff.describe()}); {advice}"
+        )
+    if not diff.added:
+        return []  # removed columns stay in the table and get NULL from now on
+    added = [(name, exp.DataType.build(kind, dialect=engine.dialect)) for name, kind in diff.added]
+    return [add_columns(target, added)]

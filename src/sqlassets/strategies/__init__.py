@@ -1,0 +1,100 @@
+"""Materialization strategies: pure functions from a spec and a window to SQL trees.
+
+Nothing here does I/O. Every statement is a sqlglot tree in the BigQuery
+dialect; engines transpile and send them. Values reach a statement as query
+parameters (``@start_date``) or as typed literals substituted on the tree,
+never as formatted text.
+
+- :mod:`.ddl`: ``table`` and ``view`` (``CREATE OR REPLACE``), ``ALTER``/``DROP``;
+- :mod:`.merge`: ``merge`` and ``insert_overwrite`` (one atomic ``MERGE``);
+- :mod:`.load`: ``load`` (``LOAD DATA``);
+- :mod:`.checks`: each ``@check`` as a single-row query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlglot import expressions as exp
+
+from sqlassets.errors import StrategyError
+from sqlassets.job import Job
+from sqlassets.spec import (
+    InsertOverwriteMaterialization,
+    LoadMaterialization,
+    MergeMaterialization,
+    ModelSpec,
+    TableMaterialization,
+    ViewMaterialization,
+)
+from sqlassets.window import Window
+
+from .body import parse_body, rewrite_references
+from .checks import CheckQuery, check_query
+from .common import SOURCE_ALIAS, TARGET_ALIAS, window_condition
+from .ddl import add_columns, drop_table, replace_jobs
+from .load import load_jobs, load_uris, temp_table_name
+from .merge import incremental_jobs
+
+_QueryPlanner = Callable[
+    [
+        ModelSpec,
+        exp.Table,
+        Window,
+        exp.Expression,
+        Sequence[str] | None,
+        tuple[exp.Expression, ...],
+        bool,
+    ],
+    list[Job],
+]
+
+_PLANNERS: dict[type, _QueryPlanner] = {
+    TableMaterialization: replace_jobs,
+    ViewMaterialization: replace_jobs,
+    MergeMaterialization: incremental_jobs,
+    InsertOverwriteMaterialization: incremental_jobs,
+}
+"""The strategy of each materialization that runs the model's query."""
+
+
+def plan_jobs(
+    spec: ModelSpec,
+    target: exp.Table,
+    window: Window,
+    query: exp.Expression | None = None,
+    columns: Sequence[str] | None = None,
+    preamble: Sequence[exp.Expression] = (),
+    full_refresh: bool = False,
+) -> list[Job]:
+    """The jobs that materialize ``spec`` over ``window`` into ``target``.
+
+    ``query`` is the model's query with physical names already rewritten;
+    ``columns`` its output columns (needed by merges); ``preamble`` the
+    ``CREATE TEMP FUNCTION`` statements that precede it in the file.
+    ``full_refresh`` recreates an incremental table (empty, with the current
+    partitioning and clustering) before the window is written.
+    """
+    if isinstance(spec.materialization, LoadMaterialization):
+        return load_jobs(spec, target, window, full_refresh)
+    if query is None:
+        raise StrategyError(f"{spec.name.name} has no query")
+    head = tuple(statement.copy() for statement in preamble)
+    planner = _PLANNERS[type(spec.materialization)]
+    return planner(spec, target, window, query, columns, head, full_refresh)
+
+
+__all__ = [
+    "SOURCE_ALIAS",
+    "TARGET_ALIAS",
+    "CheckQuery",
+    "add_columns",
+    "check_query",
+    "drop_table",
+    "load_uris",
+    "parse_body",
+    "plan_jobs",
+    "rewrite_references",
+    "temp_table_name",
+    "window_condition",
+]

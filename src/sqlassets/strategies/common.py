@@ -1,0 +1,115 @@
+"""Tree pieces every strategy shares: table DDL, window predicates, bound parameters."""
+
+from __future__ import annotations
+
+from sqlglot import expressions as exp
+
+from sqlassets.errors import StrategyError
+from sqlassets.job import inline_parameters, parameter_names
+from sqlassets.parameters import END_DATE, END_TS, START_DATE, START_TS
+from sqlassets.spec import ModelSpec, PartitionBy
+from sqlassets.window import QueryParameter, Window
+
+TARGET_ALIAS = "_t"
+SOURCE_ALIAS = "_s"
+
+
+def _partition_expression(partition_by: PartitionBy) -> exp.Expression:
+    column = exp.column(partition_by.column)
+    unit = exp.var(partition_by.granularity.value)
+    if partition_by.function == "DATE":
+        return exp.Date(this=column)
+    if partition_by.function == "DATE_TRUNC":
+        return exp.DateTrunc(this=column, unit=exp.Literal.string(partition_by.granularity.value))
+    if partition_by.function == "TIMESTAMP_TRUNC":
+        return exp.TimestampTrunc(this=column, unit=unit)
+    if partition_by.function == "DATETIME_TRUNC":
+        return exp.DatetimeTrunc(this=column, unit=unit)
+    return column
+
+
+def _properties(spec: ModelSpec) -> exp.Properties | None:
+    properties: list[exp.Expression] = []
+    if spec.partition_by is not None:
+        properties.append(exp.PartitionedByProperty(this=_partition_expression(spec.partition_by)))
+    if spec.cluster_by:
+        properties.append(
+            exp.ClusterProperty(expressions=[exp.column(column) for column in spec.cluster_by])
+        )
+    return exp.Properties(expressions=properties) if properties else None
+
+
+def create(
+    target: exp.Table,
+    query: exp.Expression,
+    spec: ModelSpec,
+    *,
+    kind: str = "TABLE",
+    replace: bool = False,
+    if_not_exists: bool = False,
+) -> exp.Create:
+    """``CREATE [OR REPLACE] TABLE|VIEW target [PARTITION BY …] [CLUSTER BY …] AS query``."""
+    return exp.Create(
+        this=target.copy(),
+        kind=kind,
+        replace=replace,
+        exists=if_not_exists,
+        expression=query,
+        properties=_properties(spec) if kind == "TABLE" else None,
+    )
+
+
+def subquery(query: exp.Expression, alias: str) -> exp.Subquery:
+    """``(query) AS alias``."""
+    return exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier(alias)))
+
+
+def empty(query: exp.Expression) -> exp.Select:
+    """``SELECT * FROM (query) WHERE FALSE``: the query's schema, no rows, no scan."""
+    return exp.select(exp.Star()).from_(subquery(query, SOURCE_ALIAS)).where(exp.false())
+
+
+def window_condition(partition_by: PartitionBy, qualifier: str) -> exp.Condition:
+    """``partition column in [start, end)`` on table alias ``qualifier``, with parameters."""
+    column = exp.column(partition_by.column, table=qualifier)
+    low: exp.Expression
+    high: exp.Expression
+    if partition_by.function == "DATE":
+        value: exp.Expression = exp.Date(this=column)
+        low, high = (
+            exp.Parameter(this=exp.var(START_DATE)),
+            exp.Parameter(this=exp.var(END_DATE)),
+        )
+    elif partition_by.function == "TIMESTAMP_TRUNC":
+        value = column
+        low, high = exp.Parameter(this=exp.var(START_TS)), exp.Parameter(this=exp.var(END_TS))
+    elif partition_by.function == "DATETIME_TRUNC":
+        value = column
+        low = exp.cast(exp.Parameter(this=exp.var(START_TS)), exp.DataType.Type.DATETIME)
+        high = exp.cast(exp.Parameter(this=exp.var(END_TS)), exp.DataType.Type.DATETIME)
+    else:
+        value = column
+        low, high = (
+            exp.Parameter(this=exp.var(START_DATE)),
+            exp.Parameter(this=exp.var(END_DATE)),
+        )
+    return exp.and_(exp.GTE(this=value, expression=low), exp.LT(this=value.copy(), expression=high))
+
+
+def bound_parameters(statement: exp.Expression, window: Window) -> tuple[QueryParameter, ...]:
+    """The window's parameters ``statement`` reads; one it reads but the run lacks is an error."""
+    available = window.parameters()
+    used = parameter_names(statement)
+    missing = used - set(available)
+    if missing:
+        raise StrategyError(
+            f"the statement reads {', '.join('@' + name for name in sorted(missing))}, which this "
+            "run does not bind (see `sqlassets lint`, SA302/SA305)"
+        )
+    return tuple(available[name] for name in sorted(used))
+
+
+def inline_window(statement: exp.Expression, window: Window) -> exp.Expression:
+    """``statement`` with the window's parameters as literals (DDL takes no parameters)."""
+    bound_parameters(statement, window)
+    return inline_parameters(statement, window.parameters())
