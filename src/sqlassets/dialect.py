@@ -8,8 +8,10 @@ built).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlglot import expressions as exp
-from sqlglot.tokens import TokenType
+from sqlglot.tokenizer_core import TokenType
 
 DIALECT = "bigquery"
 """The dialect model files are written in."""
@@ -17,7 +19,7 @@ DIALECT = "bigquery"
 # Statements that write, change or run something. A model body is a pure query:
 # none of these may stand anywhere in its tree (BigQuery runs `WITH d AS
 # (DELETE …) SELECT …`-shaped scripts, and DuckDB runs DML inside a CTE).
-_SIDE_EFFECTS: tuple[type[exp.Expression], ...] = (
+_SIDE_EFFECTS: tuple[type[exp.Expr], ...] = (
     exp.DML,
     exp.Create,
     exp.Drop,
@@ -66,7 +68,7 @@ SIDE_EFFECT_TOKENS = frozenset(
 )
 
 
-def side_effect(statements: list[exp.Expression]) -> tuple[int, exp.Expression] | None:
+def side_effect(statements: Sequence[exp.Expr]) -> tuple[int, exp.Expr] | None:
     """The first statement inside a model body that is not part of a pure query.
 
     Returns ``(statement index, node)``; the root of a ``CREATE TEMP FUNCTION``
@@ -81,7 +83,7 @@ def side_effect(statements: list[exp.Expression]) -> tuple[int, exp.Expression] 
     return None
 
 
-def side_effect_keyword(node: exp.Expression) -> str:
+def side_effect_keyword(node: exp.Expr) -> str:
     """``DELETE``, ``MERGE``, … for a node :func:`side_effect` found."""
     if isinstance(node, exp.Command):
         return str(node.this).upper()
@@ -90,7 +92,7 @@ def side_effect_keyword(node: exp.Expression) -> str:
     )
 
 
-def statement_kind(tree: exp.Expression) -> str:
+def statement_kind(tree: exp.Expr) -> str:
     """The statement's class name, or ``TempFunction`` for ``CREATE TEMP FUNCTION``."""
     if (
         isinstance(tree, exp.Create)

@@ -57,7 +57,7 @@ def _materialize(
     key: dg.AssetKey,
     engine: Engine,
     on_event: OnEvent | None,
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult[None]:
     try:
         run = materialize(
             project,

@@ -26,7 +26,7 @@ from sqlassets.engines.duckdb import DuckDBEngine
 from ._compute import Body, bigquery_compute, duckdb_compute
 
 
-class DuckDBEngineResource(dg.ConfigurableResource):
+class DuckDBEngineResource(dg.ConfigurableResource["DuckDBEngineResource"]):
     """The embedded DuckDB engine: one shared connection per database file and process."""
 
     database: str = Field(description="The DuckDB file (or :memory:).")

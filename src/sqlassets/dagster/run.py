@@ -113,11 +113,11 @@ def _batches(
         keys = spec.static_partitions.keys
         return [_Batch(tuple(names), partition_key=key, label=key) for key in keys]
     window = resolve_window(model, partition, start, end, now)
-    keys = list(window.keys)
-    size = spec.backfill.max_partitions or len(keys)
+    window_keys = list(window.keys)
+    size = spec.backfill.max_partitions or len(window_keys)
     batches = []
-    for index in range(0, len(keys), size):
-        chunk = keys[index : index + size]
+    for index in range(0, len(window_keys), size):
+        chunk = window_keys[index : index + size]
         label = chunk[0] if len(chunk) == 1 else f"{chunk[0]}..{chunk[-1]}"
         if len(chunk) == 1:
             batches.append(_Batch(tuple(names), partition_key=chunk[0], label=label))
@@ -206,14 +206,14 @@ def _run_batch(
         # Progress comes from sqlassets; Dagster's own console logs only when things go wrong.
         run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
     )
-    for name in batch.names:
-        outcome = outcomes[name]
+    for selected in batch.names:
+        outcome = outcomes[selected]
         outcome.windows.append(batch.label)
         if outcome.status is Status.SKIPPED:
             outcome.message = outcome.message or "not run (an upstream step failed)"
     counted: set[str] = set()
     for event in result.get_asset_materialization_events():
-        name = names_by_key.get(event.asset_key)
+        name = names_by_key.get(event.asset_key) if event.asset_key else None
         if name is None or name in counted:
             # A range run records one event per partition, all from the same step.
             continue
@@ -229,10 +229,10 @@ def _run_batch(
         duration = _value(metadata.get("sqlassets/duration_s"))
         outcome.duration_s = (outcome.duration_s or 0.0) + float(duration or 0.0)
     for evaluation in result.get_asset_check_evaluations():
-        name = names_by_key.get(evaluation.asset_key)
-        if name is None or evaluation.passed:
+        checked = names_by_key.get(evaluation.asset_key)
+        if checked is None or evaluation.passed:
             continue
-        outcome = outcomes[name]
+        outcome = outcomes[checked]
         outcome.failed_checks.append(evaluation.check_name)
         if evaluation.severity == dg.AssetCheckSeverity.ERROR:
             outcome.status = Status.CHECK_FAILED

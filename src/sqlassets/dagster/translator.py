@@ -115,7 +115,7 @@ class SqlAssetsTranslator:
             max_partitions_per_run=model.spec.backfill.max_partitions
         )
 
-    def get_automation_condition(self, model: Model) -> dg.AutomationCondition | None:
+    def get_automation_condition(self, model: Model) -> dg.AutomationCondition[Any] | None:
         """None: models run from schedules and explicit runs."""
         return None
 

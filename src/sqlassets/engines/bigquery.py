@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlglot import expressions as exp
 
@@ -199,7 +199,7 @@ class BigQueryEngine(Engine):
 
         def factory() -> bigquery.Client:
             if client is not None:
-                return client
+                return cast("bigquery.Client", client)
             return make_client(target.project, target.location, target.api_endpoint)
 
         return cls(
@@ -353,7 +353,14 @@ class BigQueryEngine(Engine):
             )
         except api_exceptions.Conflict:
             # Submitted before (a lost response, or a retried run): attach, never re-run.
-            query_job = client.get_job(identifier, location=self.location)
+            from google.cloud import bigquery
+
+            found = client.get_job(identifier, location=self.location)
+            if not isinstance(found, bigquery.QueryJob):
+                raise EngineError(
+                    f"job `{identifier}` exists and is not a query job", job_id=identifier
+                ) from None
+            query_job = found
             attached = True
             if query_job.state == "DONE" and query_job.error_result:
                 # That attempt failed: this is a retry of it, under the next attempt's id.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import sqlglot
 from sqlglot import expressions as exp
@@ -42,16 +42,19 @@ _POSITION_KEYS = frozenset(("line", "col", "start", "end"))
 
 def parse_body(sql: str) -> tuple[list[exp.Expression], exp.Expression]:
     """A model body as (temp-function statements, the query), without source positions."""
-    statements = [tree for tree in sqlglot.parse(sql, read=DIALECT) if tree is not None]
+    statements = [
+        tree for tree in sqlglot.parse(sql, read=DIALECT) if isinstance(tree, exp.Expression)
+    ]
     refuse_side_effects(statements, "the model body")
-    if not isinstance(statements[-1], exp.Query):
+    last: exp.Expr | None = statements[-1] if statements else None
+    if not isinstance(last, exp.Query):
         raise StrategyError("the model body does not end with a query")
     for statement in statements:
         _drop_positions(statement)
     return statements[:-1], statements[-1]
 
 
-def refuse_side_effects(statements: list[exp.Expression], what: str) -> None:
+def refuse_side_effects(statements: Sequence[exp.Expr], what: str) -> None:
     """Raise unless ``statements`` are pure (lint refuses them first; files change after)."""
     found = side_effect(statements)
     if found is not None:

@@ -38,10 +38,19 @@ class CheckQuery:
     def passed(self, row: Mapping[str, object]) -> bool:
         """Whether the row the query returned means the check holds."""
         if isinstance(self.check, RowCountCheck):
-            count = int(row["row_count"] or 0)  # type: ignore[call-overload]
+            count = _count(row["row_count"])
             low = self.check.min if self.check.min is not None else 0
             return low <= count and (self.check.max is None or count <= self.check.max)
-        return int(row["failures"] or 0) == 0  # type: ignore[call-overload]
+        return _count(row["failures"]) == 0
+
+
+def _count(value: object) -> int:
+    """A count column of a check's row (NULL when the table is empty)."""
+    if value is None:
+        return 0
+    if isinstance(value, int | float | str):
+        return int(value)
+    raise TypeError(f"a check returned {value!r} where a count was expected")
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,7 @@ class _Scope:
     """The checked table (aliased) and the window predicate, if the check is scoped."""
 
     source: exp.Table
-    condition: exp.Expression | None
+    condition: exp.Expr | None
 
     def column(self, name: str) -> exp.Column:
         return exp.column(name, table=TARGET_ALIAS)
@@ -123,7 +132,7 @@ def check_query(spec: ModelSpec, check: CheckSpec, table: exp.Table, window: Win
     """
     source = table.copy()
     source.set("alias", exp.TableAlias(this=exp.to_identifier(TARGET_ALIAS)))
-    condition: exp.Expression | None = None
+    condition: exp.Expr | None = None
     if spec.partition_by is not None and window.is_time:
         condition = window_condition(spec.partition_by, TARGET_ALIAS)
     query = _QUERIES[type(check)](check, _Scope(source, condition))

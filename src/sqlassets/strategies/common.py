@@ -20,7 +20,10 @@ def _partition_expression(partition_by: PartitionBy) -> exp.Expression:
     if partition_by.function == "DATE":
         return exp.Date(this=column)
     if partition_by.function == "DATE_TRUNC":
-        return exp.DateTrunc(this=column, unit=exp.Literal.string(partition_by.granularity.value))
+        # DateTrunc's own __init__ (unit normalization) is not annotated in sqlglot.
+        return exp.DateTrunc(  # type: ignore[no-untyped-call]
+            this=column, unit=exp.Literal.string(partition_by.granularity.value)
+        )
     if partition_by.function == "TIMESTAMP_TRUNC":
         return exp.TimestampTrunc(this=column, unit=unit)
     if partition_by.function == "DATETIME_TRUNC":
