@@ -30,9 +30,11 @@ def test_compile_prints_the_jobs_in_the_targets_dialect() -> None:
         "-- marts.daily_revenue on target prod (bigquery), window 2024-01-02"
     )
     assert "-- @start_date DATE = 2024-01-02" in result.stdout
-    assert "MERGE INTO `acme-prod`.marts_prod.daily_revenue AS _t" in result.stdout
+    assert "BEGIN TRANSACTION;" in result.stdout
+    assert "DELETE FROM `acme-prod`.marts_prod.daily_revenue AS _t" in result.stdout
     local = _run(GOLDEN, "compile", "marts.daily_revenue", "--partition", "2024-01-02")
-    assert "MERGE INTO marts.daily_revenue AS _t" in local.stdout
+    assert "DELETE FROM marts.daily_revenue AS _t" in local.stdout
+    assert "BEGIN TRANSACTION" not in local.stdout  # each DuckDB job is one transaction
     assert "CAST('2024-01-02' AS DATE)" in local.stdout
 
 

@@ -87,7 +87,9 @@ def test_a_30_day_single_run_backfill_sends_one_statement_per_asset(example: Pat
     assert metadata["sqlassets/window"].value == "2024-01-01..2024-01-30"
     job_ids = metadata["sqlassets/job_ids"].value
     assert len(job_ids) == 2  # create-if-missing, then ONE overwrite for all 30 days
-    assert metadata["sqlassets/sql"].value.count("MERGE INTO") == 1
+    sql = metadata["sqlassets/sql"].value
+    assert sql.count("DELETE FROM marts.daily_revenue") == 1
+    assert sql.count("INSERT INTO marts.daily_revenue") == 1
     assert _query(example, "SELECT COUNT(DISTINCT order_date) FROM marts.daily_revenue") == [(30,)]
 
 

@@ -59,7 +59,7 @@ REWRITES = {
     "drop catalog",
     "numeric precision",
     "drop partition_by cluster_by",
-    "insert row",
+    "insert by name",
     # _rewrite's wrapping fixes
     "dayofweek",
     "date functions",

@@ -81,15 +81,17 @@ def test_load_data_job_carries_sql_labels_limits_and_timeout(fake, engine) -> No
         "'gs://acme-landing/orders/20240102/*.csv'], skip_leading_rows=1);\n"
         "CREATE TABLE IF NOT EXISTS `acme-prod`.raw_prod.orders PARTITION BY order_date "
         "CLUSTER BY customer_id AS SELECT * FROM _sqlassets_load_0c4bea82b537 WHERE FALSE;\n"
-        "MERGE INTO `acme-prod`.raw_prod.orders AS _t USING (SELECT * FROM "
-        "(SELECT * FROM _sqlassets_load_0c4bea82b537) AS _s WHERE "
-        "IF(_s.order_date >= CAST('2024-01-01' AS DATE) AND _s.order_date < "
-        "CAST('2024-01-03' AS DATE), TRUE, ERROR('sqlassets: a row outside the run window "
+        "BEGIN TRANSACTION;\n"
+        "DELETE FROM `acme-prod`.raw_prod.orders AS _t WHERE _t.order_date >= "
+        "CAST('2024-01-01' AS DATE) AND _t.order_date < CAST('2024-01-03' AS DATE);\n"
+        "INSERT INTO `acme-prod`.raw_prod.orders SELECT * REPLACE (IF(_s.order_date >= "
+        "CAST('2024-01-01' AS DATE) AND _s.order_date < CAST('2024-01-03' AS DATE), "
+        "_s.order_date, ERROR('sqlassets: a row outside the run window "
         "[2024-01-01 00:00, 2024-01-03 00:00) or with a NULL `order_date`: nothing was "
         "written; filter the input to the window (@start_date/@end_date or "
-        "@start_ts/@end_ts)'))) AS _s ON FALSE WHEN NOT MATCHED BY SOURCE AND "
-        "_t.order_date >= CAST('2024-01-01' AS DATE) AND _t.order_date < "
-        "CAST('2024-01-03' AS DATE) THEN DELETE WHEN NOT MATCHED THEN INSERT ROW"
+        "@start_ts/@end_ts)')) AS order_date) FROM "
+        "(SELECT * FROM _sqlassets_load_0c4bea82b537) AS _s;\n"
+        "COMMIT TRANSACTION"
     )
     assert query["query"].startswith("LOAD DATA INTO TEMP TABLE _sqlassets_load_")
     assert (
@@ -125,16 +127,18 @@ def test_the_transport_receives_the_literal_sql_and_parameters(fake, engine) -> 
         "AS revenue FROM `acme-prod`.raw_prod.orders WHERE order_date >= CAST('2024-01-02' AS "
         "DATE) AND order_date < CAST('2024-01-03' AS DATE) GROUP BY order_date, customer_id) "
         "AS _s WHERE FALSE",
-        "MERGE INTO `acme-prod`.marts_prod.daily_revenue AS _t USING (SELECT * FROM (SELECT "
-        "order_date, customer_id, SUM(amount) AS revenue FROM `acme-prod`.raw_prod.orders WHERE "
-        "order_date >= @start_date AND order_date < @end_date GROUP BY order_date, customer_id) "
-        "AS _s WHERE IF(_s.order_date >= @start_date AND _s.order_date < @end_date, TRUE, "
+        "BEGIN TRANSACTION;\n"
+        "DELETE FROM `acme-prod`.marts_prod.daily_revenue AS _t WHERE _t.order_date >= "
+        "@start_date AND _t.order_date < @end_date;\n"
+        "INSERT INTO `acme-prod`.marts_prod.daily_revenue (order_date, customer_id, revenue) "
+        "SELECT IF(_s.order_date >= @start_date AND _s.order_date < @end_date, _s.order_date, "
         "ERROR('sqlassets: a row outside the run window [2024-01-02 00:00, 2024-01-03 00:00) "
         "or with a NULL `order_date`: nothing was written; filter the input to the window "
-        "(@start_date/@end_date or @start_ts/@end_ts)'))) AS _s ON FALSE WHEN NOT MATCHED BY "
-        "SOURCE AND _t.order_date >= @start_date AND _t.order_date < @end_date THEN DELETE "
-        "WHEN NOT MATCHED THEN INSERT (order_date, customer_id, revenue) VALUES "
-        "(_s.order_date, _s.customer_id, _s.revenue)",
+        "(@start_date/@end_date or @start_ts/@end_ts)')) AS order_date, _s.customer_id, "
+        "_s.revenue FROM (SELECT order_date, customer_id, SUM(amount) AS revenue FROM "
+        "`acme-prod`.raw_prod.orders WHERE order_date >= @start_date AND order_date < @end_date "
+        "GROUP BY order_date, customer_id) AS _s;\n"
+        "COMMIT TRANSACTION",
     ]
     parameters = [body["configuration"]["query"]["queryParameters"] for body in _inserts(fake)]
     assert parameters == [

@@ -277,11 +277,9 @@ class BigQueryEngine(Engine):
         # (Dagster pools do the same across processes, see the README).
         targets = sorted(
             {
-                ".".join(p for p in (t.this.catalog or self.project, t.this.db, t.this.name) if p)
-                for t in job.statements
-                if isinstance(t, exp.Create | exp.Merge | exp.LoadData | exp.Alter)
-                and isinstance(t.this, exp.Table)
-                and t.this.db
+                ".".join(p for p in (table.catalog or self.project, table.db, table.name) if p)
+                for table in map(written_table, job.statements)
+                if table is not None and table.db
             }
         )
         with contextlib.ExitStack() as stack:
@@ -535,18 +533,29 @@ class BigQueryEngine(Engine):
         return rows[0]
 
 
+def written_table(statement: exp.Expression) -> exp.Table | None:
+    """The table a statement creates, changes or writes rows of, if any."""
+    if not isinstance(statement, _WRITES):
+        return None
+    table = statement.this
+    if isinstance(table, exp.Schema):  # INSERT INTO t (a, b)
+        table = table.this
+    return table if isinstance(table, exp.Table) else None
+
+
+_WRITES = (exp.Create, exp.Merge, exp.LoadData, exp.Alter, exp.Insert, exp.Delete, exp.Update)
+
+
 def written_datasets(statements: Sequence[exp.Expression]) -> list[tuple[str, str]]:
     """``(project, dataset)`` of each permanent table the statements create or write."""
     found: dict[tuple[str, str], None] = {}
     for statement in statements:
-        if not isinstance(statement, exp.Create | exp.Merge | exp.LoadData):
-            continue
+        table = written_table(statement)
         properties = statement.args.get("properties")
         temporary = statement.args.get("temp") or (
             properties is not None and properties.find(exp.TemporaryProperty) is not None
         )
-        table = statement.this
-        if not temporary and isinstance(table, exp.Table) and table.db:
+        if not temporary and table is not None and table.db:
             found.setdefault((table.catalog, table.db))
     return list(found)
 

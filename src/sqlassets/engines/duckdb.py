@@ -118,7 +118,7 @@ class DuckDBEngine(Engine):
         parameters = {parameter.name: parameter for parameter in job.parameters}
         return ";\n".join(
             self.translate(statement, parameters).sql(DIALECT, pretty=True)
-            for statement in job.statements
+            for statement in _own_statements(job)
         )
 
     def _local_uri(self, uri: str) -> str:
@@ -159,7 +159,7 @@ class DuckDBEngine(Engine):
     def execute(self, job: Job, context: JobContext) -> JobResult:
         """Run every statement of ``job`` in one transaction."""
         parameters = {parameter.name: parameter for parameter in job.parameters}
-        statements = [self.translate(statement, parameters) for statement in job.statements]
+        statements = [self.translate(statement, parameters) for statement in _own_statements(job)]
         texts = [statement.sql(DIALECT) for statement in statements]
         sql = ";\n".join(texts)
         schemas = {schema for statement in statements for schema in _schemas(statement)}
@@ -293,6 +293,18 @@ def _schemas(statement: exp.Expression) -> list[str]:
     return []
 
 
+def _own_statements(job: Job) -> list[exp.Expression]:
+    """The job's statements without BigQuery's ``BEGIN``/``COMMIT TRANSACTION``.
+
+    Every DuckDB job already runs in one transaction of its own (``execute``).
+    """
+    return [
+        statement
+        for statement in job.statements
+        if not isinstance(statement, exp.Transaction | exp.Commit)
+    ]
+
+
 def _rewrite(tree: exp.Expression) -> exp.Expression:
     """BigQuery-to-DuckDB fixes on top of sqlglot's transpile (notes/local-engines.md)."""
     tree = tree.transform(_fix_in_place, copy=False)
@@ -345,9 +357,8 @@ def _fix_in_place(node: exp.Expression) -> exp.Expression:
                 if not isinstance(prop, exp.PartitionedByProperty | exp.ClusterProperty)
             ],
         )
-    elif (
-        isinstance(node, exp.Insert) and isinstance(node.this, exp.Var) and node.this.name == "ROW"
-    ):
-        # MERGE … INSERT ROW inserts the source's columns; DuckDB says BY NAME.
-        node.set("this", exp.var("BY NAME"))
+    elif isinstance(node, exp.Insert) and isinstance(node.this, exp.Table):
+        # An insert without a column list is positional on BigQuery (the staged
+        # files have the table's layout); DuckDB can match by name instead.
+        node.set("by_name", True)
     return node

@@ -13,7 +13,7 @@ from sqlassets.spec import FileFormat, LoadMaterialization, ModelSpec, TimeParti
 from sqlassets.window import KEY_FORMATS, Window, step
 
 from .common import create
-from .merge import merge_overwrite
+from .merge import overwrite
 
 
 def load_uris(spec: ModelSpec, window: Window) -> tuple[str, ...]:
@@ -87,6 +87,6 @@ def load_jobs(spec: ModelSpec, target: exp.Table, window: Window, full_refresh: 
                 if_not_exists=not full_refresh,
             )
         )
-        merge = merge_overwrite(target, staged, spec.partition_by, window, None)
-        statements.append(inline_parameters(merge, window.parameters()))
+        replaced = overwrite(target, staged, spec.partition_by, window, None)
+        statements += [inline_parameters(statement, window.parameters()) for statement in replaced]
     return [Job("load", tuple(statements), uris=uris)]

@@ -14,7 +14,7 @@ from sqlassets.spec import (
     ModelSpec,
     PartitionBy,
 )
-from sqlassets.window import Window
+from sqlassets.window import QueryParameter, Window
 
 from .common import (
     SOURCE_ALIAS,
@@ -28,29 +28,51 @@ from .common import (
 )
 
 
-def guarded_source(source: exp.Expression, partition_by: PartitionBy, window: Window) -> exp.Select:
-    """``SELECT * FROM (source) WHERE IF(in window, TRUE, ERROR(…))``.
+def _guard(partition_by: PartitionBy, window: Window) -> exp.If:
+    """``IF(partition value in window, value, ERROR(…))`` for the partition column.
 
-    A row outside the window (or with a NULL partition value) fails the whole
-    statement, so it is never written and nothing else changes.
+    It stands in the projection, never in ``WHERE``: BigQuery does not order
+    ``WHERE`` conditions, so a guard there could fire on rows the model's own
+    filter removes. A row outside the window (or with a NULL partition value)
+    fails the whole job, so nothing is written and nothing else changes.
     """
     message = (
         f"sqlassets: a row outside the run window [{window.start:%Y-%m-%d %H:%M}, "
         f"{window.end:%Y-%m-%d %H:%M}) or with a NULL `{partition_by.column}`: nothing was "
         "written; filter the input to the window (@start_date/@end_date or @start_ts/@end_ts)"
     )
-    check = exp.If(
+    return exp.If(
         this=window_condition(partition_by, SOURCE_ALIAS),
-        true=exp.true(),
+        true=exp.column(partition_by.column, table=SOURCE_ALIAS),
         false=exp.Anonymous(this="ERROR", expressions=[exp.Literal.string(message)]),
     )
-    return (
-        exp.select(exp.Star())
-        .from_(
-            exp.Subquery(this=source, alias=exp.TableAlias(this=exp.to_identifier(SOURCE_ALIAS)))
-        )
-        .where(check)
-    )
+
+
+def guarded_source(
+    source: exp.Expression,
+    partition_by: PartitionBy,
+    window: Window,
+    columns: Sequence[str] | None,
+) -> exp.Select:
+    """The source's rows with the partition column guarded (see :func:`_guard`).
+
+    ``SELECT _s.a, IF(…) AS d, … FROM (source) AS _s`` when the columns are
+    known, else ``SELECT * REPLACE (IF(…) AS d) FROM (source) AS _s``.
+    """
+    guard = exp.alias_(_guard(partition_by, window), partition_by.column)
+    if columns:
+        wanted = partition_by.column.lower()
+        if wanted not in {column.lower() for column in columns}:
+            raise StrategyError(
+                f"the partition column `{partition_by.column}` is not in the query's output"
+            )
+        projection: list[exp.Expression] = [
+            guard.copy() if column.lower() == wanted else exp.column(column, table=SOURCE_ALIAS)
+            for column in columns
+        ]
+    else:
+        projection = [exp.Star(replace=[guard])]
+    return exp.select(*projection).from_(subquery(source, SOURCE_ALIAS))
 
 
 def _insert(columns: Sequence[str]) -> exp.Insert:
@@ -60,11 +82,6 @@ def _insert(columns: Sequence[str]) -> exp.Insert:
             expressions=[exp.column(column, table=SOURCE_ALIAS) for column in columns]
         ),
     )
-
-
-def _insert_row() -> exp.Insert:
-    # BigQuery's INSERT ROW: every column of the source, by position.
-    return exp.Insert(this=exp.var("ROW"))
 
 
 def _target(target: exp.Table) -> exp.Table:
@@ -104,34 +121,36 @@ def merge_upsert(
     )
 
 
-def merge_overwrite(
+def overwrite(
     target: exp.Table,
     source: exp.Expression,
     partition_by: PartitionBy,
     window: Window,
     columns: Sequence[str] | None,
-) -> exp.Merge:
-    """One atomic ``MERGE … ON FALSE``: delete the window's rows, insert the guarded source."""
-    return exp.Merge(
-        this=_target(target),
-        using=subquery(guarded_source(source, partition_by, window), SOURCE_ALIAS),
-        on=exp.false(),
-        whens=exp.Whens(
-            expressions=[
-                exp.When(
-                    matched=False,
-                    source=True,
-                    condition=window_condition(partition_by, TARGET_ALIAS),
-                    then=exp.var("DELETE"),
-                ),
-                exp.When(
-                    matched=False,
-                    source=False,
-                    then=_insert(columns) if columns else _insert_row(),
-                ),
-            ]
-        ),
+) -> tuple[exp.Expression, ...]:
+    """Replace the window atomically: one transaction that deletes it and inserts the source.
+
+    ``BEGIN TRANSACTION; DELETE FROM t WHERE <window>; INSERT INTO t (…) SELECT
+    <guarded source>; COMMIT TRANSACTION``. Deleting whole partitions is free
+    on BigQuery, so the job bills only the source (a ``MERGE … ON FALSE … NOT
+    MATCHED BY SOURCE`` bills every column of the replaced partitions too, and
+    DuckDB runs it as a nested-loop join: quadratic in the rows re-written).
+    Without known columns the insert is positional (``SELECT *``, same layout).
+    """
+    delete = exp.Delete(
+        this=_target(target), where=exp.Where(this=window_condition(partition_by, TARGET_ALIAS))
     )
+    insert = exp.Insert(
+        this=(
+            exp.Schema(
+                this=target.copy(), expressions=[exp.to_identifier(column) for column in columns]
+            )
+            if columns
+            else target.copy()
+        ),
+        expression=guarded_source(source, partition_by, window, columns),
+    )
+    return (exp.Transaction(), delete, insert, exp.Commit())
 
 
 def incremental_jobs(
@@ -160,9 +179,22 @@ def incremental_jobs(
         assert isinstance(materialization, InsertOverwriteMaterialization)
         if spec.partition_by is None or not window.is_time:
             raise StrategyError(f"{spec.name.name}: insert_overwrite needs a time window")
-        merge = merge_overwrite(target, query.copy(), spec.partition_by, window, columns)
-        action = "overwrite"
+        statements = overwrite(target, query.copy(), spec.partition_by, window, columns)
+        return [
+            Job("create", (*head, create_statement)),
+            Job("overwrite", (*head, *statements), _bound(statements, window)),
+        ]
     return [
         Job("create", (*head, create_statement)),
         Job(action, (*head, merge), bound_parameters(merge, window)),
     ]
+
+
+def _bound(statements: Sequence[exp.Expression], window: Window) -> tuple[QueryParameter, ...]:
+    """The window parameters any of ``statements`` reads, each once."""
+    bound = {
+        parameter.name: parameter
+        for statement in statements
+        for parameter in bound_parameters(statement, window)
+    }
+    return tuple(bound[name] for name in sorted(bound))
