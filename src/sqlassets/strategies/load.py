@@ -13,7 +13,7 @@ from sqlassets.spec import FileFormat, LoadMaterialization, ModelSpec, TimeParti
 from sqlassets.window import KEY_FORMATS, Window, step
 
 from .common import create
-from .merge import overwrite
+from .merge import guarded_source, overwrite
 
 
 def load_uris(spec: ModelSpec, window: Window) -> tuple[str, ...]:
@@ -77,15 +77,15 @@ def load_jobs(spec: ModelSpec, target: exp.Table, window: Window, full_refresh: 
     statements: list[exp.Expression] = [_load_data(temp, fmt, uris, temp=True)]
     if spec.partitions is None or spec.partition_by is None or not window.is_time:
         statements.append(create(target, staged, spec, replace=True))
+    elif full_refresh:
+        # One statement rebuilds the table: a failure leaves the old one whole.
+        guarded = guarded_source(staged, spec.partition_by, window, None)
+        statements.append(
+            inline_parameters(create(target, guarded, spec, replace=True), window.parameters())
+        )
     else:
         statements.append(
-            create(
-                target,
-                staged.copy().where(exp.false()),
-                spec,
-                replace=full_refresh,
-                if_not_exists=not full_refresh,
-            )
+            create(target, staged.copy().where(exp.false()), spec, if_not_exists=True)
         )
         replaced = overwrite(target, staged, spec.partition_by, window, None)
         statements += [inline_parameters(statement, window.parameters()) for statement in replaced]

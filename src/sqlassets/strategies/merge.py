@@ -162,13 +162,16 @@ def incremental_jobs(
     head: tuple[exp.Expression, ...],
     full_refresh: bool,
 ) -> list[Job]:
-    """``create`` the table if missing (or anew on a full refresh), then merge the window in."""
+    """``create`` the table if missing, then merge the window in.
+
+    A full refresh is one job, ``CREATE OR REPLACE TABLE … AS`` the (guarded)
+    query: if it fails, the old table is still there, whole.
+    """
     materialization = spec.materialization
+    if full_refresh:
+        return [Job("rebuild", (*head, rebuild(spec, target, window, query, columns)))]
     create_statement = inline_window(
-        create(
-            target, empty(query.copy()), spec, replace=full_refresh, if_not_exists=not full_refresh
-        ),
-        window,
+        create(target, empty(query.copy()), spec, if_not_exists=True), window
     )
     if isinstance(materialization, MergeMaterialization):
         if not columns:
@@ -188,6 +191,22 @@ def incremental_jobs(
         Job("create", (*head, create_statement)),
         Job(action, (*head, merge), bound_parameters(merge, window)),
     ]
+
+
+def rebuild(
+    spec: ModelSpec,
+    target: exp.Table,
+    window: Window,
+    query: exp.Expression,
+    columns: Sequence[str] | None,
+) -> exp.Expression:
+    """``CREATE OR REPLACE TABLE target … AS`` the window's rows, guarded as an overwrite is."""
+    source = query.copy()
+    if isinstance(spec.materialization, InsertOverwriteMaterialization):
+        if spec.partition_by is None or not window.is_time:
+            raise StrategyError(f"{spec.name.name}: insert_overwrite needs a time window")
+        source = guarded_source(source, spec.partition_by, window, columns)
+    return inline_window(create(target, source, spec, replace=True), window)
 
 
 def _bound(statements: Sequence[exp.Expression], window: Window) -> tuple[QueryParameter, ...]:
