@@ -17,14 +17,15 @@ run: uv
 	$(UV) run --locked sqlassets lint
 	$(UV) run --locked sqlassets run --start 2024-01-01 --end 2024-02-01
 
-## The whole test suite, plus ruff.
+## The whole test suite, plus ruff and mypy.
 test: uv
 	$(UV) sync --locked --quiet
 	$(UV) run --locked ruff check src tests bench scripts definitions.py
 	$(UV) run --locked ruff format --check src tests bench scripts definitions.py
+	$(UV) run --locked mypy
 	$(UV) run --locked pytest
 
-## The edit-test loop: ruff, then every test but those marked emulator, webserver or slow
+## The edit-test loop: ruff, mypy, then every test but those marked emulator, webserver or slow
 ## (markers in pyproject.toml's [tool.pytest.ini_options]); under a minute on 2 cores.
 ## `make test` (and .ci/run) still runs everything. Pass pytest options with ARGS=...,
 ## e.g. `make test-fast ARGS="-k golden -x"`.
@@ -32,6 +33,7 @@ test-fast: uv
 	$(UV) sync --locked --quiet
 	$(UV) run --locked ruff check src tests bench scripts definitions.py
 	$(UV) run --locked ruff format --check src tests bench scripts definitions.py
+	$(UV) run --locked mypy
 	$(UV) run --locked pytest -q -m "not emulator and not webserver and not slow" $(ARGS)
 
 ## Benchmarks (not part of the test suite).

@@ -199,7 +199,7 @@ def _ephemeral_instance() -> dg.DagsterInstance:
 
     return dg.DagsterInstance(
         instance_type=InstanceType.EPHEMERAL,
-        local_artifact_storage=TemporaryLocalArtifactStorage(),
+        local_artifact_storage=TemporaryLocalArtifactStorage(),  # type: ignore[no-untyped-call]
         run_storage=InMemoryRunStorage(),
         event_storage=_range_event_log(),
         compute_log_manager=NoOpComputeLogManager(),
@@ -217,7 +217,7 @@ def _range_event_log_class() -> type[Any]:
         DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
     }
 
-    class RangeEventLog(InMemoryEventLogStorage):  # type: ignore[misc]
+    class RangeEventLog(InMemoryEventLogStorage):
         # One planned event for the whole range instead of one per partition.
         supports_partition_subset_in_asset_materialization_planned_events = True
 
@@ -241,7 +241,7 @@ def _range_event_log_class() -> type[Any]:
                 if key in self._stored:
                     return
                 self._stored.add(key)
-            super().store_event(event)
+            super().store_event(event)  # type: ignore[no-untyped-call]
 
     return RangeEventLog
 
