@@ -32,9 +32,10 @@ from sqlassets.errors import (
     SqlSyntaxError,
     display_path,
 )
-from sqlassets.header import parse_header
+from sqlassets.header import Header, parse_header
 from sqlassets.lineage import ColumnSources, column_sources
 from sqlassets.spec import ModelSpec, TableRef, build_spec
+from sqlassets.spec.checks import NESTED_TOO_DEEPLY, too_deep
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,11 @@ def analyze_sql(
     try:
         # Tokenize once: the parser takes the tokens, and Dagster's code version hashes them.
         stream = dialect.tokenize(sql)
+        deep = too_deep(stream)
+        if deep is not None:
+            raise SqlSyntaxError(
+                f"the query is {NESTED_TOO_DEEPLY}", token_location(deep, path, first_line)
+            )
         if lineage:
             token_hash = hashlib.sha256(
                 "\x1f".join(token.text for token in stream).encode()
@@ -99,7 +105,26 @@ def analyze_sql(
         raise _token_error(sql, path, first_line) from None
     except SqlglotError as error:  # pragma: no cover - any other parser failure, still located
         raise SqlSyntaxError(str(error), Location(path, first_line, 1)) from None
+    except RecursionError:  # too_deep refuses what would recurse this far; a safety net
+        raise SqlSyntaxError(
+            f"the query is {NESTED_TOO_DEEPLY}", Location(path, first_line, 1)
+        ) from None
+    try:
+        return _analyze(statements, path, first_line, lineage, token_hash)
+    except RecursionError:  # pragma: no cover - as above, for the tree walks
+        raise SqlSyntaxError(
+            f"the query is {NESTED_TOO_DEEPLY}", Location(path, first_line, 1)
+        ) from None
 
+
+def _analyze(
+    statements: list[exp.Expression],
+    path: str,
+    first_line: int,
+    lineage: bool,
+    token_hash: str | None,
+) -> SqlAnalysis:
+    """What :func:`analyze_sql` extracts from the parsed ``statements``."""
     functions: list[str] = []
     tables: list[exp.Table] = []
     parameters: set[str] = set()
@@ -349,7 +374,8 @@ def load_model(
     spec, diagnostics = build_spec(header, path, relative)
     diagnostics = [*header.diagnostics, *diagnostics]
     analysis: SqlAnalysis | None = None
-    is_load = spec is not None and spec.materialized == "load"
+    # A load model whose header has an error still has no query to check.
+    is_load = spec.materialized == "load" if spec is not None else _declares_load(header)
     if not is_load:
         try:
             analysis = analyze_sql(header.body, path, header.body_line, lineage)
@@ -360,6 +386,14 @@ def load_model(
     if spec is None or any(d.severity is Severity.ERROR for d in diagnostics):
         return None, diagnostics
     return Model(spec, header.body, header.body_line, analysis, source), diagnostics
+
+
+def _declares_load(header: Header) -> bool:
+    """Whether the header says ``@materialized: load`` (read when the spec is invalid)."""
+    return any(
+        directive.key.lower() == "materialized" and directive.value.strip().lower() == "load"
+        for directive in header.directives
+    )
 
 
 _QUERY_KINDS = frozenset({"Select", "Union", "Intersect", "Except"})
