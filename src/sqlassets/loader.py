@@ -480,10 +480,14 @@ def _statement_starts(sql: str, path: str, first_line: int) -> list[Location]:
 
 
 def iter_model_files(sql_dir: Path) -> list[Path]:
-    """Every ``.sql`` file under ``sql_dir``, sorted, hidden folders skipped."""
+    """Every ``.sql`` file under ``sql_dir``, sorted, hidden folders skipped.
+
+    A hidden *file* (``.sql``, ``..sql``, ``.orders.sql``) is listed: it is no
+    valid model name, and loading it says so rather than skipping it silently.
+    """
     return sorted(
         path
         for path in sql_dir.rglob("*.sql")
         if path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(sql_dir).parts)
+        and not any(part.startswith(".") for part in path.relative_to(sql_dir).parent.parts)
     )
