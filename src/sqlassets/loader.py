@@ -143,8 +143,9 @@ def _analyze(
                 functions.append(node.this.name if isinstance(node.this, exp.Table) else node.name)
 
     reads: dict[TableRef, TableRead] = {}
+    aliases: dict[int, set[str]] = {}
     for table in tables:
-        ref = _table_ref(table)
+        ref = _table_ref(table, aliases)
         if ref is not None and ref not in reads:
             first = table.args.get("catalog") or table.args.get("db") or table.this
             meta = first.meta
@@ -180,8 +181,12 @@ def _analyze(
     )
 
 
-def _table_ref(table: exp.Table) -> TableRef | None:
-    """The dependency a Table node stands for, or None if it is not a table read."""
+def _table_ref(table: exp.Table, aliases: dict[int, set[str]]) -> TableRef | None:
+    """The dependency a Table node stands for, or None if it is not a table read.
+
+    ``aliases`` caches the aliases each SELECT defines (by node id), so that a
+    query of thousands of joins is not walked once per table.
+    """
     parent = table.parent
     is_read = isinstance(parent, _READ_PARENTS) or (
         isinstance(parent, exp.Merge) and table.arg_key == "using"
@@ -194,32 +199,43 @@ def _table_ref(table: exp.Table) -> TableRef | None:
         return None
     if "information_schema" in (dataset.lower(), name.split(".", 1)[0].lower()):
         return None
-    if not project and dataset in _aliases_in_scope(table):
+    if not project and _alias_in_scope(dataset, table, aliases):
         # `FROM t AS o JOIN o.items AS i` walks an array column of `o`.
         return None
     return TableRef(dataset=dataset, table=name, project=project or None)
 
 
-def _aliases_in_scope(table: exp.Table) -> set[str]:
-    aliases: set[str] = set()
+def _alias_in_scope(name: str, table: exp.Table, cache: dict[int, set[str]]) -> bool:
+    """Whether ``name`` is an alias a FROM in scope of ``table`` defines."""
     select = table.find_ancestor(exp.Select)
     while select is not None:
-        sources: list[exp.Expression] = []
-        from_ = select.args.get("from_") or select.args.get("from")
-        if from_ is not None:
-            sources.append(from_.this)
-        sources.extend(join.this for join in select.args.get("joins") or ())
-        for source in sources:
-            alias = source.alias_or_name if isinstance(source, exp.Table) else source.alias
-            if alias:
-                aliases.add(alias)
-            if isinstance(source, exp.Unnest):
-                aliases.update(
-                    column.name for column in source.args.get("alias", exp.TableAlias()).columns
-                )
+        key = id(select)
+        if key not in cache:
+            cache[key] = _select_aliases(select)
+        if name in cache[key]:
+            return True
         # Correlated subqueries see the enclosing FROM; a CTE body does not.
         parent = select.find_ancestor(exp.Select, exp.CTE)
         select = parent if isinstance(parent, exp.Select) else None
+    return False
+
+
+def _select_aliases(select: exp.Select) -> set[str]:
+    """The aliases (and unnest columns) one SELECT's FROM and joins define."""
+    aliases: set[str] = set()
+    sources: list[exp.Expression] = []
+    from_ = select.args.get("from_") or select.args.get("from")
+    if from_ is not None:
+        sources.append(from_.this)
+    sources.extend(join.this for join in select.args.get("joins") or ())
+    for source in sources:
+        alias = source.alias_or_name if isinstance(source, exp.Table) else source.alias
+        if alias:
+            aliases.add(alias)
+        if isinstance(source, exp.Unnest):
+            aliases.update(
+                column.name for column in source.args.get("alias", exp.TableAlias()).columns
+            )
     return aliases
 
 
