@@ -118,7 +118,7 @@ def analyze_sql(
 
 
 def _analyze(
-    statements: list[exp.Expression],
+    statements: list[exp.Expr],
     path: str,
     first_line: int,
     lineage: bool,

@@ -16,7 +16,7 @@ from typing import Any
 import sqlglot
 from sqlglot import expressions as exp
 from sqlglot.errors import SqlglotError
-from sqlglot.tokens import Token, TokenType
+from sqlglot.tokenizer_core import Token, TokenType
 
 from sqlassets.dialect import DIALECT, side_effect, side_effect_keyword
 from sqlassets.errors import Location, did_you_mean
