@@ -111,8 +111,8 @@ def test_invalid_values_are_located(line: str, code: Code, col: int, fragment: s
         ("gs://bucket/{start_dat}.parquet", 23, "did you mean `start_date`"),
         ("gs://bucket/{start_date.__class__}.parquet", 23, "braces"),
         ("gs://bucket/{partition_key:%Y}.parquet", 23, "only `{start_date}`"),
-        ("gs://bucket/a.parquet'; DROP TABLE x; --", 11, "gs://"),
-        ("gs://bucket/a, gs://B/x", 26, "gs://"),
+        ("gs://bucket/a.parquet'; DROP TABLE x; --", 32, "may not appear in a URI"),
+        ("gs://bucket/a, gs://B/x", 31, "`B` is not a Cloud Storage bucket name"),
     ],
 )
 def test_uris_are_validated(uri: str, col: int, fragment: str) -> None:

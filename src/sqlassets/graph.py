@@ -70,7 +70,7 @@ def _reach(start: str, edges: dict[str, tuple[str, ...]]) -> set[str]:
 def build_graph(models: Iterable[Model]) -> Graph:
     """Build the graph of ``models``, reporting duplicates, self references and cycles."""
     groups = _by_name(models)
-    unique = {name: group[0] for name, group in groups.items()}
+    unique = {group[0].name: group[0] for group in groups.values()}
     upstream, external, read_at = _edges(unique)
     cyclic, cycles = dependency_cycles(upstream, read_at, unique)
     return Graph(
@@ -78,31 +78,77 @@ def build_graph(models: Iterable[Model]) -> Graph:
         upstream=upstream,
         external=external,
         order=_topological_order(upstream, cyclic),
-        diagnostics=(*duplicate_names(groups), *self_references(unique), *cycles),
+        diagnostics=(
+            *duplicate_names(groups),
+            *dataset_spellings(unique.values()),
+            *self_references(unique),
+            *cycles,
+        ),
     )
 
 
 def _by_name(models: Iterable[Model]) -> dict[str, list[Model]]:
-    """The models of each name, names sorted and each name's models by path."""
+    """The models of each name ignoring case, names sorted and each name's models by path.
+
+    DuckDB, always a possible target, ignores case in names: ``raw.Customers``
+    and ``raw.customers`` are one table there.
+    """
     by_name: dict[str, list[Model]] = {}
     for model in models:
-        by_name.setdefault(model.name, []).append(model)
+        by_name.setdefault(model.name.lower(), []).append(model)
     return {name: sorted(group, key=lambda m: m.path) for name, group in sorted(by_name.items())}
 
 
 def duplicate_names(groups: Mapping[str, Sequence[Model]]) -> Iterator[Diagnostic]:
-    """SA402: each model whose name another file also defines (the first by path is kept)."""
-    for name, group in groups.items():
+    """SA402: each model whose name another file also defines, in any case (the first is kept)."""
+    for group in groups.values():
         if len(group) < 2:
             continue
         for model in group:
-            others = ", ".join(other.path for other in group if other is not model)
+            same = [
+                other.path for other in group if other.name == model.name and other is not model
+            ]
+            cased = [other for other in group if other.name != model.name]
+            parts = [f"model `{model.name}` is also defined by {', '.join(same)}"] if same else []
+            parts += [
+                f"`{model.name}` and `{other.name}` ({other.path}) are one table on DuckDB, "
+                "which ignores case in names"
+                for other in cased
+            ]
             yield Diagnostic(
                 Code.DUPLICATE_NAME,
-                f"model `{name}` is also defined by {others}: rename one file or set "
-                "a different `@name`",
+                f"{'; '.join(parts)}: rename one file or set a different `@name`",
                 model.spec.location_of("name"),
             )
+
+
+def dataset_spellings(models: Iterable[Model]) -> Iterator[Diagnostic]:
+    """SA402: each model whose dataset is spelled in another case than by most models.
+
+    ``RAW`` and ``raw`` are one schema on DuckDB and two datasets on BigQuery,
+    so one project would build different tables on each. The spelling most
+    files use (the first by path on a tie) is kept; the others are reported.
+    """
+    by_dataset: dict[str, dict[str, list[Model]]] = {}
+    for model in sorted(models, key=lambda m: m.path):
+        dataset = model.spec.name.dataset
+        by_dataset.setdefault(dataset.lower(), {}).setdefault(dataset, []).append(model)
+    for spellings in by_dataset.values():
+        if len(spellings) < 2:
+            continue
+        kept = max(spellings, key=lambda spelling: len(spellings[spelling]))
+        example = spellings[kept][0].path
+        for spelling, group in spellings.items():
+            if spelling == kept:
+                continue
+            for model in group:
+                yield Diagnostic(
+                    Code.DUPLICATE_NAME,
+                    f"dataset `{spelling}` is spelled `{kept}` by {example}: DuckDB ignores "
+                    "case in names (one schema there, two datasets on BigQuery); spell it "
+                    f"`{kept}` everywhere (rename the folder or fix `@name`)",
+                    model.spec.location_of("name"),
+                )
 
 
 def _references(model: Model) -> list[tuple[TableRef, Location]]:

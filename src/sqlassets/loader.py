@@ -32,9 +32,10 @@ from sqlassets.errors import (
     SqlSyntaxError,
     display_path,
 )
-from sqlassets.header import parse_header
+from sqlassets.header import Header, parse_header
 from sqlassets.lineage import ColumnSources, column_sources
 from sqlassets.spec import ModelSpec, TableRef, build_spec
+from sqlassets.spec.checks import NESTED_TOO_DEEPLY, too_deep
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,11 @@ def analyze_sql(
     try:
         # Tokenize once: the parser takes the tokens, and Dagster's code version hashes them.
         stream = dialect.tokenize(sql)
+        deep = too_deep(stream)
+        if deep is not None:
+            raise SqlSyntaxError(
+                f"the query is {NESTED_TOO_DEEPLY}", token_location(deep, path, first_line)
+            )
         if lineage:
             token_hash = hashlib.sha256(
                 "\x1f".join(token.text for token in stream).encode()
@@ -99,7 +105,26 @@ def analyze_sql(
         raise _token_error(sql, path, first_line) from None
     except SqlglotError as error:  # pragma: no cover - any other parser failure, still located
         raise SqlSyntaxError(str(error), Location(path, first_line, 1)) from None
+    except RecursionError:  # too_deep refuses what would recurse this far; a safety net
+        raise SqlSyntaxError(
+            f"the query is {NESTED_TOO_DEEPLY}", Location(path, first_line, 1)
+        ) from None
+    try:
+        return _analyze(statements, path, first_line, lineage, token_hash)
+    except RecursionError:  # pragma: no cover - as above, for the tree walks
+        raise SqlSyntaxError(
+            f"the query is {NESTED_TOO_DEEPLY}", Location(path, first_line, 1)
+        ) from None
 
+
+def _analyze(
+    statements: list[exp.Expr],
+    path: str,
+    first_line: int,
+    lineage: bool,
+    token_hash: str | None,
+) -> SqlAnalysis:
+    """What :func:`analyze_sql` extracts from the parsed ``statements``."""
     functions: list[str] = []
     tables: list[exp.Table] = []
     parameters: set[str] = set()
@@ -118,8 +143,9 @@ def analyze_sql(
                 functions.append(node.this.name if isinstance(node.this, exp.Table) else node.name)
 
     reads: dict[TableRef, TableRead] = {}
+    aliases: dict[int, set[str]] = {}
     for table in tables:
-        ref = _table_ref(table)
+        ref = _table_ref(table, aliases)
         if ref is not None and ref not in reads:
             first = table.args.get("catalog") or table.args.get("db") or table.this
             meta = first.meta
@@ -155,8 +181,12 @@ def analyze_sql(
     )
 
 
-def _table_ref(table: exp.Table) -> TableRef | None:
-    """The dependency a Table node stands for, or None if it is not a table read."""
+def _table_ref(table: exp.Table, aliases: dict[int, set[str]]) -> TableRef | None:
+    """The dependency a Table node stands for, or None if it is not a table read.
+
+    ``aliases`` caches the aliases each SELECT defines (by node id), so that a
+    query of thousands of joins is not walked once per table.
+    """
     parent = table.parent
     is_read = isinstance(parent, _READ_PARENTS) or (
         isinstance(parent, exp.Merge) and table.arg_key == "using"
@@ -169,32 +199,43 @@ def _table_ref(table: exp.Table) -> TableRef | None:
         return None
     if "information_schema" in (dataset.lower(), name.split(".", 1)[0].lower()):
         return None
-    if not project and dataset in _aliases_in_scope(table):
+    if not project and _alias_in_scope(dataset, table, aliases):
         # `FROM t AS o JOIN o.items AS i` walks an array column of `o`.
         return None
     return TableRef(dataset=dataset, table=name, project=project or None)
 
 
-def _aliases_in_scope(table: exp.Table) -> set[str]:
-    aliases: set[str] = set()
+def _alias_in_scope(name: str, table: exp.Table, cache: dict[int, set[str]]) -> bool:
+    """Whether ``name`` is an alias a FROM in scope of ``table`` defines."""
     select = table.find_ancestor(exp.Select)
     while select is not None:
-        sources: list[exp.Expression] = []
-        from_ = select.args.get("from_") or select.args.get("from")
-        if from_ is not None:
-            sources.append(from_.this)
-        sources.extend(join.this for join in select.args.get("joins") or ())
-        for source in sources:
-            alias = source.alias_or_name if isinstance(source, exp.Table) else source.alias
-            if alias:
-                aliases.add(alias)
-            if isinstance(source, exp.Unnest):
-                aliases.update(
-                    column.name for column in source.args.get("alias", exp.TableAlias()).columns
-                )
+        key = id(select)
+        if key not in cache:
+            cache[key] = _select_aliases(select)
+        if name in cache[key]:
+            return True
         # Correlated subqueries see the enclosing FROM; a CTE body does not.
         parent = select.find_ancestor(exp.Select, exp.CTE)
         select = parent if isinstance(parent, exp.Select) else None
+    return False
+
+
+def _select_aliases(select: exp.Select) -> set[str]:
+    """The aliases (and unnest columns) one SELECT's FROM and joins define."""
+    aliases: set[str] = set()
+    sources: list[exp.Expression] = []
+    from_ = select.args.get("from_") or select.args.get("from")
+    if from_ is not None:
+        sources.append(from_.this)
+    sources.extend(join.this for join in select.args.get("joins") or ())
+    for source in sources:
+        alias = source.alias_or_name if isinstance(source, exp.Table) else source.alias
+        if alias:
+            aliases.add(alias)
+        if isinstance(source, exp.Unnest):
+            aliases.update(
+                column.name for column in source.args.get("alias", exp.TableAlias()).columns
+            )
     return aliases
 
 
@@ -349,7 +390,8 @@ def load_model(
     spec, diagnostics = build_spec(header, path, relative)
     diagnostics = [*header.diagnostics, *diagnostics]
     analysis: SqlAnalysis | None = None
-    is_load = spec is not None and spec.materialized == "load"
+    # A load model whose header has an error still has no query to check.
+    is_load = spec.materialized == "load" if spec is not None else _declares_load(header)
     if not is_load:
         try:
             analysis = analyze_sql(header.body, path, header.body_line, lineage)
@@ -360,6 +402,14 @@ def load_model(
     if spec is None or any(d.severity is Severity.ERROR for d in diagnostics):
         return None, diagnostics
     return Model(spec, header.body, header.body_line, analysis, source), diagnostics
+
+
+def _declares_load(header: Header) -> bool:
+    """Whether the header says ``@materialized: load`` (read when the spec is invalid)."""
+    return any(
+        directive.key.lower() == "materialized" and directive.value.strip().lower() == "load"
+        for directive in header.directives
+    )
 
 
 _QUERY_KINDS = frozenset({"Select", "Union", "Intersect", "Except"})
@@ -446,10 +496,14 @@ def _statement_starts(sql: str, path: str, first_line: int) -> list[Location]:
 
 
 def iter_model_files(sql_dir: Path) -> list[Path]:
-    """Every ``.sql`` file under ``sql_dir``, sorted, hidden folders skipped."""
+    """Every ``.sql`` file under ``sql_dir``, sorted, hidden folders skipped.
+
+    A hidden *file* (``.sql``, ``..sql``, ``.orders.sql``) is listed: it is no
+    valid model name, and loading it says so rather than skipping it silently.
+    """
     return sorted(
         path
         for path in sql_dir.rglob("*.sql")
         if path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(sql_dir).parts)
+        and not any(part.startswith(".") for part in path.relative_to(sql_dir).parent.parts)
     )

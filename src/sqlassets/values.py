@@ -7,6 +7,7 @@ value the problem starts, so the header can point at the exact character.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 """A BigQuery dataset, table or column name as sqlassets accepts it."""
@@ -38,12 +39,38 @@ class InvalidValue(ValueError):
         self.offset = offset
 
 
+MAX_BYTES = 2**63 - 1
+"""The largest byte limit BigQuery takes (``maximumBytesBilled`` is an int64)."""
+
+
 def parse_bytes(value: str) -> int:
-    """``50GB`` (decimal units), ``1TiB`` (binary units) or a plain byte count."""
+    """``50GB`` (decimal units), ``1TiB`` (binary units) or a plain byte count.
+
+    Computed exactly (no float), and refused above :data:`MAX_BYTES`.
+    """
     match = _BYTES.fullmatch(value.strip())
     if match is None:
         raise InvalidValue(f"`{value}` is not a byte size such as `50GB`, `1TiB` or `1000000`")
-    amount = float(match.group(1)) * _BYTE_UNITS[(match.group(2) or "B").upper()]
+    number = match.group(1)
+    unit = _BYTE_UNITS[(match.group(2) or "B").upper()]
+    whole, _, fraction = number.partition(".")
+    if len(whole.lstrip("0")) > _MAX_DIGITS:
+        raise InvalidValue(_too_large(value))
+    amount = int(Decimal(f"{whole}.{fraction[:_MAX_DIGITS] or 0}") * unit)
     if amount < 1:
         raise InvalidValue("the byte limit must be at least 1 byte")
-    return int(amount)
+    if amount > MAX_BYTES:
+        raise InvalidValue(_too_large(value))
+    return amount
+
+
+_MAX_DIGITS = 40
+"""Longer numbers are refused before any arithmetic (a 400-digit value is no byte limit)."""
+
+
+def _too_large(value: str) -> str:
+    shown = value.strip() if len(value.strip()) <= 24 else f"{value.strip()[:20]}…"
+    return (
+        f"`{shown}` is larger than BigQuery's largest byte limit (about 9.2 EB, "
+        f"{MAX_BYTES} bytes): write a size such as `50GB` or `1TiB`"
+    )

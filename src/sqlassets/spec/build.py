@@ -18,7 +18,7 @@ from sqlassets.codes import Code
 from sqlassets.errors import Diagnostic, Location, did_you_mean
 from sqlassets.header import Header
 from sqlassets.spec.checks import parse_check
-from sqlassets.spec.directives import DIRECTIVES, PARSERS, REPEATABLE, parse_table_name
+from sqlassets.spec.directives import DIRECTIVES, PARSERS, REPEATABLE
 from sqlassets.spec.invariants import (
     Problem,
     directive_not_for_materialization,
@@ -47,7 +47,7 @@ from sqlassets.spec.types import (
     TimePartitions,
     ViewMaterialization,
 )
-from sqlassets.values import InvalidValue
+from sqlassets.values import IDENTIFIER, InvalidValue
 
 
 @dataclass
@@ -79,7 +79,16 @@ def name_from_path(relative: PurePosixPath) -> TableRef | None:
     """``<dataset>/…/<table>.sql`` to ``dataset.table``, or None if the path has no dataset."""
     if len(relative.parts) < 2:
         return None
-    return parse_table_name(f"{relative.parts[0]}.{relative.stem}")
+    dataset, table = relative.parts[0], relative.stem
+    for part, what in ((dataset, "folder"), (table, "file name")):
+        if "." in part:
+            raise InvalidValue(f"the {what} `{part}` holds a `.`, which would split the name")
+        if not IDENTIFIER.fullmatch(part):
+            raise InvalidValue(
+                f"the {what} `{part}` is not a valid name: use letters, digits and "
+                "underscores, starting with a letter or underscore"
+            )
+    return TableRef(dataset=dataset, table=table)
 
 
 def build_spec(
@@ -161,9 +170,13 @@ def parse_directives(header: Header, path: str) -> GivenDirectives:
 
 def _resolve_name(given: GivenDirectives, path: str, relative: PurePosixPath) -> TableRef | None:
     """``@name``, else the name the path gives; SA106 when neither is valid."""
+    top = Location(path, 1, 1)
+    hidden = file_name_problem(relative)
+    if hidden is not None:
+        given.report(Code.INVALID_NAME, hidden, top)
+        return None
     if "name" in given.locations:
         return given.values.get("name")
-    top = Location(path, 1, 1)
     try:
         name = name_from_path(relative)
     except InvalidValue as error:
@@ -182,6 +195,20 @@ def _resolve_name(given: GivenDirectives, path: str, relative: PurePosixPath) ->
             top,
         )
     return name
+
+
+def file_name_problem(relative: PurePosixPath) -> str | None:
+    """Why a model file's own name is refused even with ``@name`` (a hidden file), or None.
+
+    ``.sql``, ``..sql`` and ``.orders.sql`` are hidden from most tools, and
+    ``..sql`` reads like a path; such a file was once skipped without a word.
+    """
+    if not relative.name.startswith("."):
+        return None
+    return (
+        f"`{relative.name}` is a hidden file name, not a model: name the file "
+        "`<table>.sql` with letters, digits and `_`, or move it out of the SQL folder"
+    )
 
 
 def _materialization(given: GivenDirectives, materialized: Materialized) -> Materialization | None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlglot
 from sqlglot import expressions as exp
 from sqlglot.errors import SqlglotError
+from sqlglot.tokenizer_core import Token, TokenType
 
 from sqlassets.dialect import DIALECT, side_effect, side_effect_keyword
 from sqlassets.errors import Location, did_you_mean
@@ -35,6 +36,36 @@ _CHECK = re.compile(
     r"(?P<warn>warn\s+)?(?P<kind>[A-Za-z_]+)\s*\((?P<args>.*)\)", re.IGNORECASE | re.DOTALL
 )
 _BOUND = re.compile(r"(min|max)\s*=\s*(\d+)")
+
+MAX_NESTING = 100
+"""How deep parentheses, brackets and ``CASE … END`` may nest in a query or a check.
+
+sqlglot parses, and writes each engine's SQL, by recursion: a query nested
+much deeper fails with Python's ``RecursionError`` (parentheses near 500
+levels, arrays near 200 when written for DuckDB). No hand-written query comes
+close to this limit; a generated one can be flattened with CTEs.
+"""
+NESTED_TOO_DEEPLY = (
+    f"nested too deeply: more than {MAX_NESTING} levels of parentheses, brackets or CASE; "
+    "flatten the expression, for example with CTEs (`WITH step AS (…)`)"
+)
+"""The message for SQL nested deeper than :data:`MAX_NESTING`."""
+_OPENS = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.CASE})
+_CLOSES = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.END})
+
+
+def too_deep(stream: Iterable[Token]) -> Token | None:
+    """The first token that opens a level deeper than :data:`MAX_NESTING`, or None."""
+    depth = 0
+    for token in stream:
+        if token.token_type in _OPENS:
+            depth += 1
+            if depth > MAX_NESTING:
+                return token
+        elif token.token_type in _CLOSES and depth:
+            depth -= 1
+    return None
+
 
 # Each kind's arguments: (kind, the text between the parentheses, its offset in
 # the value, the fields every check has, the names given so far) to a check.
@@ -137,8 +168,8 @@ _KINDS: dict[str, _KindParser] = {
 def _literal_list(text: str) -> tuple[str | int | float | bool, ...] | str:
     """The literals of ``[a, b, …]``, or why it is not such a list. Cached like checks."""
     try:
-        array = sqlglot.parse_one(text, read=DIALECT)
-    except SqlglotError:
+        array = None if _nested_too_deeply(text) else sqlglot.parse_one(text, read=DIALECT)
+    except (SqlglotError, RecursionError):
         array = None
     if not isinstance(array, exp.Array) or not array.expressions:
         return "the accepted values must be a non-empty list of literals"
@@ -160,9 +191,13 @@ def _literal_list(text: str) -> tuple[str | int | float | bool, ...] | str:
 def _boolean_sql_problem(text: str) -> str | None:
     """Why ``text`` is not one boolean expression, or None. Cached: checks repeat across files."""
     try:
+        if _nested_too_deeply(text):
+            return f"the expression is {NESTED_TOO_DEEPLY}"
         statements = sqlglot.parse(text, read=DIALECT)
     except SqlglotError as error:
         return f"the expression does not parse: {_first_line(error)}"
+    except RecursionError:
+        return f"the expression is {NESTED_TOO_DEEPLY}"
     if len(statements) != 1 or statements[0] is None:
         return "the expression must be one boolean SQL expression"
     if isinstance(statements[0], exp.Query | exp.DDL | exp.DML | exp.Command):
@@ -172,6 +207,11 @@ def _boolean_sql_problem(text: str) -> str | None:
         keyword = side_effect_keyword(found[1])
         return f"`{keyword}` inside the expression: a check reads, never writes"
     return None
+
+
+def _nested_too_deeply(text: str) -> bool:
+    """Whether ``text`` nests deeper than :data:`MAX_NESTING` (raises if it cannot be tokenized)."""
+    return too_deep(sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)) is not None
 
 
 def _first_line(error: Exception) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+import urllib.parse
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
@@ -38,7 +39,12 @@ _TAG_VALUE = re.compile(r"[A-Za-z0-9_.\-]{0,63}")
 _STATIC_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
 _EMAIL = re.compile(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+")
 _TEAM = re.compile(r"team:[A-Za-z0-9_\-]+")
-_URI = re.compile(r"gs://(?P<bucket>[a-z0-9][a-z0-9._\-]{1,220}[a-z0-9])/(?P<object>[^\s'\"`\\;]+)")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9._\-]*[a-z0-9]")
+_BUCKET_COMPONENT_MAX = 63
+_BUCKET_MAX = 222
+_IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+_URI_FORBIDDEN = re.compile(r"[\s'\"`\\;\x00-\x1f\x7f]")
+_STRFTIME_CODE = re.compile(r"%.")
 _STRFTIME = re.compile(r"(?:%[YmdHjUuVGgWa-zA-Z%]|[^%{}])*")
 
 RESERVED_LABELS = frozenset({"sqlassets_asset", "dagster_run_id", "sqlassets_window"})
@@ -302,14 +308,145 @@ def _parse_group(value: str) -> str:
     return text
 
 
+def check_gcs_uri(uri: str) -> None:
+    """Refuse a ``gs://bucket/path`` URI that is malformed or does not stay in its bucket.
+
+    The bucket must follow Cloud Storage's naming rules, and no segment of the
+    path may be ``.`` or ``..``, written plainly or percent-encoded: Cloud
+    Storage reads such a segment as part of an object name while a local folder
+    (DuckDB's ``gcs_root``) resolves it, so the two engines would read different
+    files, and ``..`` would leave the bucket. Raises
+    :class:`~sqlassets.values.InvalidValue` located inside ``uri``. Also usable
+    on a rendered URI, as a guard before a file is read.
+    """
+    _check_gcs_uri(uri, uri)
+
+
+def _check_gcs_uri(uri: str, shown: str) -> None:
+    """:func:`check_gcs_uri`; messages quote ``shown``, ``uri`` with its placeholders unmasked."""
+    if not uri.startswith("gs://"):
+        raise InvalidValue(f"`{shown}` is not a `gs://bucket/path` URI")
+    forbidden = _URI_FORBIDDEN.search(uri)
+    if forbidden is not None:
+        char = forbidden.group()
+        text = char if char in "'\"`\\;" else repr(char)[1:-1]
+        raise InvalidValue(
+            f"`{text}` may not appear in a URI: write `gs://bucket/path` with `/` between "
+            "folders and no spaces, quotes, `\\` or `;`",
+            forbidden.start(),
+        )
+    bucket, slash, path = uri[len("gs://") :].partition("/")
+    _check_bucket(bucket)
+    if not slash or not path:
+        raise InvalidValue(
+            f"`{shown}` names no object: write `gs://{bucket}/path/to/file`", len(uri)
+        )
+    _check_object_path(uri, shown, len("gs://") + len(bucket) + 1)
+
+
+def _check_bucket(bucket: str) -> None:
+    """Cloud Storage bucket naming rules, located at the bucket (offset 5 in the URI)."""
+    at = len("gs://")
+    rules = (
+        "bucket names are 3-63 lowercase letters, digits, `-`, `_` and `.` (up to 222 with "
+        "dots, at most 63 between two dots), starting and ending with a letter or digit"
+    )
+    if not bucket:
+        raise InvalidValue(f"the URI has no bucket: write `gs://bucket/path`; {rules}", at)
+    components = bucket.split(".")
+    if (
+        not _BUCKET.fullmatch(bucket)
+        or len(bucket) > (_BUCKET_MAX if len(components) > 1 else _BUCKET_COMPONENT_MAX)
+        or any(not part or len(part) > _BUCKET_COMPONENT_MAX for part in components)
+        or any(part.startswith(("-", "_")) or part.endswith(("-", "_")) for part in components)
+    ):
+        raise InvalidValue(f"`{bucket}` is not a Cloud Storage bucket name: {rules}", at)
+    if _IPV4.fullmatch(bucket):
+        raise InvalidValue(f"`{bucket}` is not a bucket name: it is an IP address", at)
+    if bucket.startswith("goog") or "google" in bucket:
+        raise InvalidValue(
+            f"`{bucket}` is not a bucket name: Cloud Storage refuses names starting with "
+            "`goog` or containing `google`",
+            at,
+        )
+
+
+def _check_object_path(uri: str, shown: str, start: int) -> None:
+    """No ``.``/``..`` segment, plain or percent-encoded, in the path from offset ``start``."""
+    bucket = uri[len("gs://") : start - 1]
+    depth = 0
+    kept: list[tuple[int, int]] = []
+    first_dot: int | None = None
+    offset = start
+    for segment in uri[start:].split("/"):
+        decoded = _unquote_fully(segment)
+        if decoded != segment and ("/" in decoded or "\\" in decoded):
+            raise InvalidValue(
+                f"`{segment}` is a percent-encoded `/` or `\\`: write folders with a plain `/`",
+                offset,
+            )
+        if decoded == "..":
+            depth -= 1
+            if depth < 0:
+                raise InvalidValue(
+                    f"the path leaves the bucket `{bucket}`: `{segment}` climbs above it, and "
+                    "locally it would read outside `gcs_root`; name the object from the "
+                    "bucket down, with no `..`",
+                    offset,
+                )
+            kept.pop()
+        elif decoded != ".":
+            depth += 1
+            kept.append((offset, offset + len(segment)))
+        if decoded in (".", "..") and first_dot is None:
+            first_dot = offset
+        offset += len(segment) + 1
+    if first_dot is not None:
+        normalized = "/".join(shown[begin:end] for begin, end in kept)
+        raise InvalidValue(
+            f"`{shown[first_dot:].split('/', 1)[0]}` in the path names another object on Cloud "
+            "Storage than in the local `gcs_root` folder: remove the `.` and `..` segments, "
+            f"as in `gs://{bucket}/{normalized}`",
+            first_dot,
+        )
+
+
+def _unquote_fully(text: str) -> str:
+    """Percent-decode until nothing changes (``%252e`` is ``.`` decoded twice)."""
+    for _ in range(8):
+        decoded = urllib.parse.unquote(text)
+        if decoded == text:
+            return decoded
+        text = decoded
+    return text
+
+
+def _sample_renderings(uri: str) -> list[str]:
+    """``uri`` with every placeholder filled as widely as its values may be.
+
+    A strftime code is filled with a digit and also with nothing (``%Z`` of a
+    naive date is empty), so that a format's literal dots cannot form a ``..``
+    segment with the template around it whatever the date.
+    """
+
+    def fill(code_value: str) -> Callable[[re.Match[str]], str]:
+        def substitute(match: re.Match[str]) -> str:
+            fmt = match.group("format")
+            if fmt is None:
+                return "k"
+            return _STRFTIME_CODE.sub(lambda code: "%" if code.group() == "%%" else code_value, fmt)
+
+        return substitute
+
+    return [PLACEHOLDER.sub(fill(value), uri) for value in ("0", "")]
+
+
 def _parse_uris(value: str) -> tuple[UriTemplate, ...]:
     uris = []
     for item, offset in split_list(value):
         uri = item
         if len(uri) >= 2 and uri[0] == uri[-1] and uri[0] in "'\"":
             uri, offset = uri[1:-1], offset + 1
-        if not _URI.fullmatch(uri):
-            raise InvalidValue(f"`{item}` is not a `gs://bucket/path` URI", offset)
         rest = PLACEHOLDER.sub("", uri)
         if "{" in rest or "}" in rest:
             raise InvalidValue(
@@ -331,8 +468,24 @@ def _parse_uris(value: str) -> tuple[UriTemplate, ...]:
                     "`{start_date:%Y%m%d}`",
                     offset + match.start(),
                 )
+        _check_template(uri, offset)
         uris.append(UriTemplate(template=uri))
     return tuple(uris)
+
+
+def _check_template(uri: str, offset: int) -> None:
+    """:func:`check_gcs_uri` on a template: its literal text, then its widest renderings."""
+    masked = PLACEHOLDER.sub(lambda match: "x" * len(match.group()), uri)
+    try:
+        _check_gcs_uri(masked, uri)
+    except InvalidValue as error:
+        raise InvalidValue(error.message, offset + min(error.offset, len(uri))) from None
+    for rendered in _sample_renderings(uri):
+        try:
+            check_gcs_uri(rendered)
+        except InvalidValue as error:
+            first = next(PLACEHOLDER.finditer(uri))
+            raise InvalidValue(error.message, offset + first.start()) from None
 
 
 PARSERS: dict[str, Callable[[str], Any]] = {

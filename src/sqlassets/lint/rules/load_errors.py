@@ -29,7 +29,10 @@ SYNTAX = load_rule(
 
 The finding points at the token where the parser stopped (or at the opening
 quote of an unterminated string, identifier or comment). A file that is not
-UTF-8 text, or holds a NUL byte, is reported the same way.
+UTF-8 text, or holds a NUL byte, is reported the same way, and so is a query
+nested deeper than ``sqlassets.spec.checks.MAX_NESTING`` levels of
+parentheses, brackets or ``CASE`` (which the parser would only meet with a
+``RecursionError``): flatten it with CTEs.
 
 Anti-pattern::
 
@@ -71,17 +74,23 @@ INVALID_VALUE = load_rule(
 
 Covers every value rule of the header: materializations, partitioning
 expressions, dates, cron schedules, check syntax, labels, URIs and so on.
-The finding points at the value (or the part of it that is wrong).
+The finding points at the value (or the part of it that is wrong). A URI
+must name a valid bucket and stay inside it: a ``.`` or ``..`` segment,
+plainly or percent-encoded, is refused (``sqlassets.spec.directives.check_gcs_uri``),
+since locally it would resolve outside ``gcs_root``. A byte limit is at most
+BigQuery's int64.
 
 Anti-pattern::
 
     -- @partitions: daly
     -- @schedule: 0 3 * *
+    -- @uris: gs://landing/../../etc/x.csv
 
 Fix::
 
     -- @partitions: daily
     -- @schedule: 0 3 * * *
+    -- @uris: gs://landing/x.csv
 
 Found by ``sqlassets.spec.build.parse_directives``, which runs each value
 through its parser (``sqlassets.spec.directives.PARSERS``,
@@ -184,9 +193,13 @@ INVALID_NAME = load_rule(
     """The model has no valid ``dataset.table`` name.
 
 The name comes from the path, ``sql/<dataset>/<table>.sql``, or from
-``@name``. Dataset and table names are letters, digits and underscores.
+``@name``. Dataset and table names are letters, digits and underscores, so a
+file name with a space, a dash or a second dot is refused. A hidden file
+(``.sql``, ``..sql``, ``.orders.sql``) is refused even with ``@name``, rather
+than skipped.
 
-Anti-pattern: ``sql/orders.sql`` (no dataset folder) or ``sql/my-data/orders.sql``.
+Anti-pattern: ``sql/orders.sql`` (no dataset folder), ``sql/my-data/orders.sql``,
+``sql/raw/my orders.sql`` or ``sql/raw/..sql``.
 
 Fix: move the file to ``sql/<dataset>/<table>.sql`` or set ``-- @name: dataset.table``.
 
