@@ -62,7 +62,10 @@ def parse_header(text: str, path: str) -> Header:
         content, offset = _comment_text(lines[index], match.end())
         if content.lstrip().startswith("@"):
             found = _directive(content.lstrip(), Location(path, index + 1, offset + 1))
-            (directives if isinstance(found, Directive) else diagnostics).append(found)
+            if isinstance(found, Directive):
+                directives.append(found)
+            else:
+                diagnostics.append(found)
         else:
             prose.append(content.rstrip())
         index += 1

@@ -18,7 +18,7 @@ ColumnSources = dict[str, tuple[tuple[str, str], ...]]
 _MAX_DEPTH = 32
 
 
-def column_sources(query: exp.Expression) -> ColumnSources:
+def column_sources(query: exp.Expr) -> ColumnSources:
     """The source columns of every output column of ``query`` (the final SELECT)."""
     try:
         root = build_scope(query)

@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 import sqlglot
 from sqlglot import expressions as exp
 from sqlglot.errors import ParseError, SqlglotError, TokenError
-from sqlglot.tokens import Token, TokenType
+from sqlglot.tokenizer_core import Token, TokenType
 
 from sqlassets.codes import Code
 from sqlassets.dialect import (
@@ -240,12 +240,12 @@ def _select_aliases(select: exp.Select) -> set[str]:
 
 
 def _leftmost_select(query: exp.Query) -> exp.Query:
-    node: exp.Expression = query
+    node: exp.Expr = query
     while isinstance(node, exp.SetOperation):
         node = node.this
     while isinstance(node, exp.Subquery):
         node = node.this
-    return node if isinstance(node, exp.Select) else query  # type: ignore[return-value]
+    return node if isinstance(node, exp.Select) else query
 
 
 def _start_col(meta: dict[str, int]) -> int:

@@ -178,7 +178,10 @@ def _literal_list(text: str) -> tuple[str | int | float | bool, ...] | str:
         if isinstance(element, exp.Boolean):
             values.append(bool(element.this))
         elif isinstance(element, exp.Literal):
-            values.append(element.this if element.is_string else element.to_py())
+            value = element.this if element.is_string else element.to_py()
+            if not isinstance(value, str | int | float | bool):
+                value = float(value)  # a decimal literal (Decimal), as the spec stores it
+            values.append(value)
         else:
             return (
                 f"`{element.sql(DIALECT)}` is not a literal: accepted values are strings, "

@@ -122,7 +122,7 @@ def _parse_choice(value: str, enum: type[StrEnum]) -> Any:
     try:
         return enum(value.strip().lower())
     except ValueError:
-        options = [member.value for member in enum]  # type: ignore[attr-defined]
+        options = [member.value for member in enum]
         message = f"`{value}` is not one of {', '.join(options)}{_suggest(value, options)}"
         raise InvalidValue(message) from None
 
@@ -165,7 +165,7 @@ def _parse_partition_by(value: str) -> PartitionBy:
             )
         return PartitionBy(
             column=parse_identifier(match.group("fn_col")),
-            function=function,  # type: ignore[arg-type]
+            function=function,
             granularity=Granularity(unit),
         )
     return PartitionBy(column=parse_identifier(match.group("col")))
@@ -235,7 +235,7 @@ def _valid_cron(text: str) -> bool:
     # Imported on first use: most runs and lint passes see no schedule (~30 ms).
     from croniter import croniter
 
-    return croniter.is_valid(text)
+    return bool(croniter.is_valid(text))
 
 
 def _parse_schedule(value: str) -> str:

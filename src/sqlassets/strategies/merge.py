@@ -66,7 +66,7 @@ def guarded_source(
             raise StrategyError(
                 f"the partition column `{partition_by.column}` is not in the query's output"
             )
-        projection: list[exp.Expression] = [
+        projection: list[exp.Expr] = [
             guard.copy() if column.lower() == wanted else exp.column(column, table=SOURCE_ALIAS)
             for column in columns
         ]
