@@ -161,3 +161,63 @@ def test_run_uses_the_translator_it_is_given_and_reports_typed_events(tmp_path: 
     assert any(isinstance(e, ModelFailed) and e.model == "src.numbers" for e in events)
     assert CheckEvaluated("src.guarded", "expression", passed=False, blocking=True) in events
     assert not any(isinstance(e, ModelMaterialized) and e.model == "src.numbers" for e in events)
+
+
+FRESH_ORDERS = (
+    "SELECT COUNT(*) FROM staging.stg_orders "
+    "WHERE order_date = DATE '2024-01-05' AND status NOT IN ('cancelled', 'test')"
+)
+MART_ORDERS = (
+    "SELECT COALESCE(SUM(orders), 0) FROM marts.daily_revenue WHERE order_date = DATE '2024-01-05'"
+)
+
+
+def _rewrite_landing_day(root: Path, keep: int | None) -> None:
+    """Keep the first ``keep`` orders of 2024-01-05's landing file (None: remove the file)."""
+    landed = root / "gcs" / "shop-landing" / "orders" / "2024-01-05" / "orders.parquet"
+    if keep is None:
+        landed.unlink()
+        return
+    with duckdb.connect() as connection:
+        connection.execute(
+            f"COPY (SELECT * FROM read_parquet('{landed}') ORDER BY order_id LIMIT {keep}) "
+            f"TO '{landed}.new' (FORMAT parquet)"
+        )
+    Path(f"{landed}.new").replace(landed)
+
+
+def test_a_mart_runs_after_its_source_reached_through_an_unselected_view(example: Path) -> None:
+    project = load_project(example).raise_for_errors()
+    run_project(project, set(project.models), start="2024-01-01", end="2024-02-01")
+    before = _query(example, MART_ORDERS)[0][0]
+    _rewrite_landing_day(example, keep=3)
+    # raw.orders -> staging.stg_orders (a view, not selected) -> marts.daily_revenue
+    outcomes = run_project(
+        project, {"raw.orders", "marts.daily_revenue"}, start="2024-01-05", end="2024-01-06"
+    )
+    assert {o.name: o.status for o in outcomes} == {
+        "raw.orders": "materialized",
+        "marts.daily_revenue": "materialized",
+    }
+    fresh = _query(example, FRESH_ORDERS)[0][0]
+    assert fresh != before  # the landing change is visible downstream
+    assert _query(example, MART_ORDERS) == [(fresh,)]
+
+
+def test_a_failed_source_skips_the_mart_that_reads_it_through_an_unselected_view(
+    example: Path,
+) -> None:
+    project = load_project(example).raise_for_errors()
+    run_project(project, set(project.models), start="2024-01-01", end="2024-02-01")
+    before = _query(example, MART_ORDERS)
+    _rewrite_landing_day(example, keep=None)  # the day's files are gone: the load fails
+    outcomes = {
+        o.name: o
+        for o in run_project(
+            project, {"raw.orders", "marts.daily_revenue"}, start="2024-01-05", end="2024-01-06"
+        )
+    }
+    assert outcomes["raw.orders"].status == "failed"
+    assert outcomes["marts.daily_revenue"].status == "skipped"
+    assert "upstream" in outcomes["marts.daily_revenue"].message
+    assert _query(example, MART_ORDERS) == before

@@ -75,9 +75,17 @@ def _group_key(project: Project, name: str) -> tuple[Any, ...]:
 
 
 def plan_batches(project: Project, selected: set[str]) -> list[list[str]]:
-    """Selected models in dependency order, cut where the partitions change."""
+    """Selected models in dependency order, cut where the partitions change.
+
+    Order follows every selected ancestor, also one reached through models
+    that are not selected (a mart reading a load through a view). Such a pair
+    never shares a Dagster run: without a selected model between them Dagster
+    sees no dependency and could run them in any order, or run the mart after
+    its source failed.
+    """
     graph = project.graph
-    remaining = {name: {p for p in graph.upstream[name] if p in selected} for name in selected}
+    ancestors = {name: graph.ancestors(name) & selected for name in selected}
+    remaining = {name: set(found) for name, found in ancestors.items()}
     groups: list[list[str]] = []
     current: tuple[Any, ...] | None = None
     while remaining:
@@ -87,7 +95,8 @@ def plan_batches(project: Project, selected: set[str]) -> list[list[str]]:
         same = [name for name in ready if _group_key(project, name) == current]
         pick = same[0] if same else ready[0]
         key = _group_key(project, pick)
-        if key != current or not groups:
+        hidden = _through_unselected(project, pick, selected) & set(groups[-1] if groups else ())
+        if key != current or not groups or hidden:
             groups.append([])
             current = key
         groups[-1].append(pick)
@@ -95,6 +104,19 @@ def plan_batches(project: Project, selected: set[str]) -> list[list[str]]:
         for parents in remaining.values():
             parents.discard(pick)
     return groups
+
+
+def _through_unselected(project: Project, name: str, selected: set[str]) -> set[str]:
+    """Selected ancestors of ``name`` that no path through selected models alone reaches."""
+    graph = project.graph
+    linked: set[str] = set()
+    frontier = [parent for parent in graph.upstream[name] if parent in selected]
+    while frontier:
+        parent = frontier.pop()
+        if parent not in linked:
+            linked.add(parent)
+            frontier += [p for p in graph.upstream[parent] if p in selected]
+    return (graph.ancestors(name) & selected) - linked
 
 
 def _batches(
