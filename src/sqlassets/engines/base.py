@@ -158,6 +158,25 @@ class Engine(abc.ABC):
     def cancel_all(self) -> None:  # noqa: B027 - engines without remote jobs have nothing to do
         """Cancel every job this engine started that is still running."""
 
+    def open(self, wait_s: float = 0.0) -> None:  # noqa: B027 - remote engines connect per job
+        """Claim the warehouse now, before any work; raise :class:`EngineError` if it is taken.
+
+        An embedded engine whose file another process holds waits up to
+        ``wait_s`` seconds for it, then refuses, naming the holder.
+        """
+
+    @classmethod  # noqa: B027 - remote jobs are cancelled by cancel_all
+    def interrupt_all(cls) -> None:
+        """Stop the statements every engine of this class is running, and refuse new ones.
+
+        Called from a signal watcher (any thread) while the main thread may be
+        blocked inside the engine; the interrupted job rolls back.
+        """
+
+    @classmethod  # noqa: B027
+    def resume_all(cls) -> None:
+        """Accept statements again after :meth:`interrupt_all`."""
+
     def close(self) -> None:  # noqa: B027
         """Release connections."""
 
