@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import io
 import os
 import select
 import signal
@@ -56,7 +57,10 @@ def _project_dir_option(function: F) -> F:
 #   engine's running statements (their job rolls back), then raises
 #   KeyboardInterrupt in the main thread once a second until the command
 #   ends, and exits the process itself after GRACE_S (nothing is committed
-#   half-way: every job is one transaction).
+#   half-way: every job is one transaction);
+# - from the signal on, stderr is silenced (Dagster would log the interrupted
+#   step with its stack): the command's last word is one line saying what
+#   happened.
 
 SIGNALS = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
 GRACE_S = 4.0
@@ -78,8 +82,10 @@ class _Interrupts:
         self._writer.setblocking(False)
         self._previous: dict[int, Any] = {}
         self._previous_fd = -1
+        self._stderr = sys.stderr
 
     def install(self) -> None:
+        self._stderr = sys.stderr
         self._previous_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
         for signum in SIGNALS:
             self._previous[signum] = signal.signal(signum, self._handle)
@@ -94,9 +100,14 @@ class _Interrupts:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         signal.set_wakeup_fd(self._previous_fd)
+        sys.stderr = self._stderr
+
+    def _noticed(self, signum: int) -> None:
+        self.signum = self.signum or signum
+        sys.stderr = _Discard()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.signum = self.signum or signum
+        self._noticed(signum)
         raise KeyboardInterrupt
 
     def _watch(self) -> None:
@@ -112,7 +123,7 @@ class _Interrupts:
             if received and first is not None:
                 self.exit_now()  # a second signal: do not wait any longer
             if received:
-                self.signum = self.signum or received[0]
+                self._noticed(received[0])
                 first = time.monotonic()
                 for engine in self.engines:
                     engine.interrupt_all()
@@ -149,9 +160,16 @@ class _Interrupts:
         """End the process from the watcher: the main thread did not finish in time."""
         with contextlib.suppress(Exception):
             sys.stdout.flush()
-            sys.stderr.write(self.message() + "\n")
-            sys.stderr.flush()
+            self._stderr.write(self.message() + "\n")
+            self._stderr.flush()
         os._exit(self.code)
+
+
+class _Discard(io.TextIOBase):
+    """A text stream that drops what is written to it."""
+
+    def write(self, text: str) -> int:
+        return len(text)
 
 
 @contextlib.contextmanager
@@ -345,13 +363,25 @@ def _check_windows(
 
 def _claim(engine: Engine, wait_s: float) -> None:
     """Open the warehouse before any work: a file another process holds is a usage error."""
+    from sqlassets.engines.base import LOCKED
     from sqlassets.errors import EngineError
 
     try:
+        engine.open()
+        return
+    except EngineError as error:
+        if error.reason != LOCKED:
+            _usage(error.message)
+        if not wait_s:
+            _usage(
+                f"{error.message}: run again when it has finished, or wait for it with "
+                "--wait-for-lock SECONDS"
+            )
+        click.echo(f"waiting up to {wait_s:g}s: {error.message}", err=True)
+    try:
         engine.open(wait_s)
     except EngineError as error:
-        engine.close()
-        _usage(error.message)
+        _usage(f"{error.message} after waiting {wait_s:g}s (--wait-for-lock)")
 
 
 def _load_valid_project(project_dir: Path | None) -> Project:
@@ -582,7 +612,6 @@ def _run(
     project_dir: Path | None,
 ) -> tuple[list[Outcome], float]:
     """Everything ``run`` does until the summary: checked first, then sent through Dagster."""
-    from sqlassets.dagster.run import run_project
     from sqlassets.engines import open_engine
     from sqlassets.errors import SelectionError
     from sqlassets.selection import select
@@ -603,6 +632,8 @@ def _run(
     # the first job (the run's own connections share this one's database in process).
     _claim(engine, wait_for_lock)
     try:
+        from sqlassets.dagster.run import run_project  # Dagster takes seconds to import
+
         click.echo(
             f"Running {len(selected)} model(s) on target {project.config.target_name(target)}",
             err=True,

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from sqlassets.config import Config, Target
     from sqlassets.spec import ModelSpec
 
+LOCKED = "locked"
+"""The ``reason`` of the :class:`EngineError` :meth:`Engine.open` raises for a held warehouse."""
+
 Layout = tuple[str | None, tuple[str, ...]]
 """``(partitioning, clustering)`` of a table, in the engine's own notation."""
 
@@ -162,7 +165,8 @@ class Engine(abc.ABC):
         """Claim the warehouse now, before any work; raise :class:`EngineError` if it is taken.
 
         An embedded engine whose file another process holds waits up to
-        ``wait_s`` seconds for it, then refuses, naming the holder.
+        ``wait_s`` seconds for it, then refuses, naming the holder (the
+        error's ``reason`` is :data:`LOCKED`).
         """
 
     @classmethod  # noqa: B027 - remote jobs are cancelled by cancel_all

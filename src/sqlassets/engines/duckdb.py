@@ -21,7 +21,14 @@ import duckdb
 from sqlglot import expressions as exp
 
 from sqlassets.config import DuckDBTarget
-from sqlassets.engines.base import Capabilities, DryRunResult, Engine, JobContext, JobResult
+from sqlassets.engines.base import (
+    LOCKED,
+    Capabilities,
+    DryRunResult,
+    Engine,
+    JobContext,
+    JobResult,
+)
 from sqlassets.errors import EngineError, display_path
 from sqlassets.job import Job, Naming, inline_parameters
 from sqlassets.window import QueryParameter
@@ -129,7 +136,7 @@ class DuckDBEngine(Engine):
                         f"cannot open {display_path(self.database)}: {_first_line(error)}"
                     ) from None
                 if time.monotonic() >= deadline or self._interrupted.is_set():
-                    raise EngineError(_held(self.database, text, wait_s)) from None
+                    raise EngineError(_held(self.database, text), reason=LOCKED) from None
             # Polling the lock: DuckDB offers no way to wait for it.
             time.sleep(min(_LOCK_POLL_S, max(0.0, deadline - time.monotonic())))
 
@@ -329,17 +336,11 @@ class DuckDBEngine(Engine):
         return dict(zip(names, rows[0], strict=True))
 
 
-def _held(database: str, message: str, waited_s: float) -> str:
-    """Who holds ``database``, from DuckDB's lock error, and what to do."""
+def _held(database: str, message: str) -> str:
+    """Who holds ``database``, from DuckDB's lock error."""
     match = _LOCK_HOLDER.search(message)
     holder = f" (pid {match.group(1)})" if match else ""
-    held = f"another process holds {display_path(database)}{holder}"
-    if waited_s > 0:
-        return (
-            f"{held} after waiting {waited_s:g}s: run again when it has finished, or wait "
-            "longer (--wait-for-lock SECONDS)"
-        )
-    return f"{held}: run again when it has finished, or wait for it with --wait-for-lock SECONDS"
+    return f"another process holds {display_path(database)}{holder}"
 
 
 def _first_line(error: BaseException) -> str:
