@@ -78,29 +78,38 @@ class _Interrupts:
         self._inject = threading.Lock()
         self._main = threading.main_thread().ident or 0
         self._reader, self._writer = socket.socketpair()
-        self._reader.setblocking(False)
-        self._writer.setblocking(False)
+        """The signal's C handler writes its number to ``_writer`` (``set_wakeup_fd``)."""
         self._previous: dict[int, Any] = {}
         self._previous_fd = -1
         self._stderr = sys.stderr
+        self._thread = threading.Thread(target=self._watch, name="sqlassets-signals", daemon=True)
 
     def install(self) -> None:
+        """Take over SIGINT and SIGTERM (from the main thread) until :meth:`uninstall`."""
+        self._reader.setblocking(False)
+        self._writer.setblocking(False)
         self._stderr = sys.stderr
         self._previous_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
         for signum in SIGNALS:
             self._previous[signum] = signal.signal(signum, self._handle)
-        threading.Thread(target=self._watch, name="sqlassets-signals", daemon=True).start()
+        self._thread.start()
 
     def uninstall(self) -> None:
         with self._inject:
             self._done.set()
             self._clear_injected()
-        with contextlib.suppress(OSError):
-            self._writer.send(b"\0")  # wake the watcher so it ends
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         signal.set_wakeup_fd(self._previous_fd)
         sys.stderr = self._stderr
+        with contextlib.suppress(OSError):
+            self._writer.send(b"\0")  # wake the watcher so it ends
+        self._thread.join(timeout=1)
+        self._close()
+
+    def _close(self) -> None:
+        self._reader.close()
+        self._writer.close()
 
     def _noticed(self, signum: int) -> None:
         self.signum = self.signum or signum
@@ -111,9 +120,8 @@ class _Interrupts:
         raise KeyboardInterrupt
 
     def _watch(self) -> None:
-        first: float | None = None
-        """When the first signal came."""
-        kicks = 0
+        first: float | None = None  # when the first signal came
+        kicks = 0  # one a second after it; at GRACE_S, the process exits
         while not self._done.is_set():
             timeout = None if first is None else max(0.0, first + kicks + 1 - time.monotonic())
             ready, _, _ = select.select([self._reader], [], [], timeout)
@@ -176,6 +184,11 @@ class _Discard(io.TextIOBase):
 def _interruptible() -> Iterator[_Interrupts]:
     """Run the block so SIGINT/SIGTERM end it within seconds: exit 130/143, one line."""
     interrupts = _Interrupts()
+    if threading.current_thread() is not threading.main_thread():
+        # Signals reach the main thread only: whoever runs it there handles them.
+        interrupts._close()
+        yield interrupts
+        return
     interrupts.install()
     try:
         yield interrupts
