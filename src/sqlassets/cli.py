@@ -371,7 +371,7 @@ def _check_windows(
             resolve_window(project.models[name], partition, start, end)
         except WindowError as error:
             message = error.message if name in error.message else f"{name}: {error.message}"
-            _usage(f"{message} (give a window it has, or leave it out of --select)")
+            _usage(f"{message}; give a window it has, or leave it out of --select")
 
 
 def _claim(engine: Engine, wait_s: float) -> None:
