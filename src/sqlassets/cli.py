@@ -570,18 +570,51 @@ def run(
     --wait-for-lock). SIGINT and SIGTERM stop the run within seconds: the
     statement in progress rolls back, and the exit code is 130 or 143.
     """
+    from sqlassets.engines import open_engine
+    from sqlassets.errors import SelectionError
+    from sqlassets.selection import select
+
     with _interruptible() as interrupts:
-        outcomes, elapsed = _run(
-            interrupts,
-            selectors,
-            full_refresh,
-            partition,
-            start,
-            end,
-            target,
-            wait_for_lock,
-            project_dir,
-        )
+        _check_window_options(partition, start, end)
+        project = _load_valid_project(project_dir)
+        try:
+            selected = select(project.graph, selectors)
+            engine = open_engine(project.config, target)
+        except SelectionError as error:
+            _usage(error.message)
+        except ConfigError as error:
+            _fail_config(error)
+        if partition is not None or start is not None:
+            _check_windows(project, selected, partition, start, end)
+        interrupts.engines.append(type(engine))
+        # Held for the whole run: no other process can take the file between this check
+        # and the first job (the run's own connections share its database in process).
+        _claim(engine, wait_for_lock)
+        try:
+            from sqlassets.dagster.run import run_project  # Dagster takes seconds to import
+
+            click.echo(
+                f"Running {len(selected)} model(s) on target {project.config.target_name(target)}",
+                err=True,
+            )
+            started = time.monotonic()
+            outcomes = run_project(
+                project,
+                selected,
+                target,
+                partition,
+                start,
+                end,
+                _print_event,
+                full_refresh=full_refresh,
+            )
+        finally:
+            engine.close()
+    _print_summary(outcomes, time.monotonic() - started)
+
+
+def _print_summary(outcomes: list[Outcome], elapsed: float) -> NoReturn:
+    """The summary table of ``run`` (stdout), the failures and the count (stderr); exit."""
     table = [("asset", "window", "status", "rows", "duration", "bytes")]
     for outcome in outcomes:
         status = outcome.status + (
@@ -611,60 +644,6 @@ def run(
         err=True,
     )
     sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
-
-
-def _run(
-    interrupts: _Interrupts,
-    selectors: tuple[str, ...],
-    full_refresh: bool,
-    partition: str | None,
-    start: str | None,
-    end: str | None,
-    target: str | None,
-    wait_for_lock: float,
-    project_dir: Path | None,
-) -> tuple[list[Outcome], float]:
-    """Everything ``run`` does until the summary: checked first, then sent through Dagster."""
-    from sqlassets.engines import open_engine
-    from sqlassets.errors import SelectionError
-    from sqlassets.selection import select
-
-    _check_window_options(partition, start, end)
-    project = _load_valid_project(project_dir)
-    try:
-        selected = select(project.graph, selectors)
-        engine = open_engine(project.config, target)
-    except SelectionError as error:
-        _usage(error.message)
-    except ConfigError as error:
-        _fail_config(error)
-    if partition is not None or start is not None:
-        _check_windows(project, selected, partition, start, end)
-    interrupts.engines.append(type(engine))
-    # Held for the whole run: no other process can take the file between this check and
-    # the first job (the run's own connections share this one's database in process).
-    _claim(engine, wait_for_lock)
-    try:
-        from sqlassets.dagster.run import run_project  # Dagster takes seconds to import
-
-        click.echo(
-            f"Running {len(selected)} model(s) on target {project.config.target_name(target)}",
-            err=True,
-        )
-        started = time.monotonic()
-        outcomes = run_project(
-            project,
-            selected,
-            target,
-            partition,
-            start,
-            end,
-            _print_event,
-            full_refresh=full_refresh,
-        )
-        return outcomes, time.monotonic() - started
-    finally:
-        engine.close()
 
 
 def _print_event(event: Event) -> None:
