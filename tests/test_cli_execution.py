@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,56 @@ def test_usage_errors_exit_two(args: list[str], message: str) -> None:
     result = _run(GOLDEN, *args)
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--start", "9999-12-30", "--end", "9999-12-31"], "9999-12-31 00:00, after now"),
+        (
+            ["compile", "marts.daily_revenue", "--start", "9999-12-30", "--end", "9999-12-31"],
+            "9999-12-31 00:00, after now",
+        ),
+        (["compile", "marts.daily_revenue", "--partition", "9999-12-31"], "ends after year 9999"),
+        (["run", "--start", "2024-03-05", "--end", "2024-03-01"], "is not after --start"),
+        (["run", "--start", "2024-03-01", "--end", "2024-03-01"], "is not after --start"),
+        (["run", "--start", "2024/03/01", "--end", "2024-03-05"], "is not a date"),
+        (["run", "-s", "marts.daily_revenue", "--partition", "2024/03/01"], "daily partition"),
+        (["run", "-s", "marts.daily_revenue", "--partition", "20240301"], "not a daily partition"),
+        (
+            ["run", "-s", "marts.daily_revenue", "--partition", "2024-03-10T02:00"],
+            "not a daily partition",
+        ),
+        (
+            ["run", "-s", "marts.daily_revenue", "--partition", "{today}"],
+            "partition {today} of marts.daily_revenue has not ended yet",
+        ),
+        (
+            ["run", "-s", "marts.daily_revenue", "--partition", "{in_30_days}"],
+            "the last complete one is {yesterday}",
+        ),
+        (
+            ["run", "--partition", "2024-01-02", "--start", "2024-01-01", "--end", "2024-01-03"],
+            "give --partition or --start/--end, not both",
+        ),
+        (["run", "--select", "marts.daily_revenue\n"], "`marts.daily_revenue\\n` contains `\\n`"),
+        (["run", "--select", "marts.daily_revenue\t"], "contains `\\t`"),
+        (["run", "--select", " marts.daily_revenue"], "contains a space"),
+        (["run", "--select", "marts.daily\x00_revenue"], "contains `\\x00`"),
+        (["run", "--select", ""], "is empty"),
+    ],
+)
+def test_window_and_selection_errors_exit_two_before_any_job(args: list[str], message: str) -> None:
+    today = datetime.now(UTC).date()
+    days = {"today": today, "in_30_days": today + timedelta(30), "yesterday": today - timedelta(1)}
+    args = [arg.format(**days) if "{" in arg else arg for arg in args]
+    message = message.format(**days) if "{" in message else message
+    result = _run(GOLDEN, *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Running" not in result.stderr
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1, result.stderr
 
 
 def test_plan_on_duckdb_reports_every_job() -> None:

@@ -6,9 +6,19 @@ error. Heavy packages are imported inside the commands that need them.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import io
+import os
+import select
+import signal
+import socket
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -16,6 +26,8 @@ import click
 from sqlassets.errors import ConfigError, did_you_mean, display_path
 
 if TYPE_CHECKING:
+    from sqlassets.dagster.run import Outcome
+    from sqlassets.engines import Engine
     from sqlassets.project import Project
     from sqlassets.runner import Event, PlannedStatement
 
@@ -31,6 +43,165 @@ def _project_dir_option(function: F) -> F:
         default=None,
         help="The project directory (default: found from the working directory upwards).",
     )(function)
+
+
+# ---------------------------------------------------------------- interruption
+#
+# SIGINT and SIGTERM stop a command within seconds, whatever it is doing:
+#
+# - the handler below raises KeyboardInterrupt in the main thread (SIGTERM too);
+# - Python runs that handler only between bytecodes, and Dagster swaps in its
+#   own (which defers the interrupt to its next checkpoint) while it executes a
+#   run. So a watcher thread, woken by the signal through ``set_wakeup_fd``
+#   even while the main thread is blocked inside the engine, interrupts the
+#   engine's running statements (their job rolls back), then raises
+#   KeyboardInterrupt in the main thread once a second until the command
+#   ends, and exits the process itself after GRACE_S (nothing is committed
+#   half-way: every job is one transaction);
+# - from the signal on, stderr is silenced (Dagster would log the interrupted
+#   step with its stack): the command's last word is one line saying what
+#   happened.
+
+SIGNALS = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
+GRACE_S = 4.0
+"""Seconds after a signal before the process exits without waiting for the main thread."""
+
+
+class _Interrupts:
+    """The signal handler, the watcher thread, and what they saw."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.engines: list[type[Engine]] = []
+        """Engine classes whose statements a signal interrupts."""
+        self._done = threading.Event()
+        self._inject = threading.Lock()
+        self._main = threading.main_thread().ident or 0
+        self._reader, self._writer = socket.socketpair()
+        """The signal's C handler writes its number to ``_writer`` (``set_wakeup_fd``)."""
+        self._previous: dict[int, Any] = {}
+        self._previous_fd = -1
+        self._stderr = sys.stderr
+        self._thread = threading.Thread(target=self._watch, name="sqlassets-signals", daemon=True)
+
+    def install(self) -> None:
+        """Take over SIGINT and SIGTERM (from the main thread) until :meth:`uninstall`."""
+        self._reader.setblocking(False)
+        self._writer.setblocking(False)
+        self._stderr = sys.stderr
+        self._previous_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+        for signum in SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
+        self._thread.start()
+
+    def uninstall(self) -> None:
+        with self._inject:
+            self._done.set()
+            self._clear_injected()
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        signal.set_wakeup_fd(self._previous_fd)
+        sys.stderr = self._stderr
+        with contextlib.suppress(OSError):
+            self._writer.send(b"\0")  # wake the watcher so it ends
+        self._thread.join(timeout=1)
+        self._close()
+
+    def _close(self) -> None:
+        self._reader.close()
+        self._writer.close()
+
+    def _noticed(self, signum: int) -> None:
+        self.signum = self.signum or signum
+        sys.stderr = _Discard()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self._noticed(signum)
+        raise KeyboardInterrupt
+
+    def _watch(self) -> None:
+        first: float | None = None  # when the first signal came
+        kicks = 0  # one a second after it; at GRACE_S, the process exits
+        while not self._done.is_set():
+            timeout = None if first is None else max(0.0, first + kicks + 1 - time.monotonic())
+            ready, _, _ = select.select([self._reader], [], [], timeout)
+            if self._done.is_set():
+                return
+            received = [b for b in self._reader.recv(64) if b in SIGNALS] if ready else []
+            if received and first is not None:
+                self.exit_now()  # a second signal: do not wait any longer
+            if received:
+                self._noticed(received[0])
+                first = time.monotonic()
+                for engine in self.engines:
+                    engine.interrupt_all()
+            elif first is not None and not ready:
+                kicks += 1
+                if kicks >= GRACE_S:
+                    self.exit_now()
+                self._kick()
+
+    def _kick(self) -> None:
+        """Raise KeyboardInterrupt in the main thread at its next bytecode."""
+        with self._inject:
+            if not self._done.is_set():
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(self._main), ctypes.py_object(KeyboardInterrupt)
+                )
+
+    def _clear_injected(self) -> None:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self._main), None)
+
+    @property
+    def code(self) -> int:
+        """The exit code of a process ended by the signal: 128 + its number."""
+        return 128 + (self.signum or signal.SIGINT)
+
+    def message(self) -> str:
+        name = SIGNALS.get(signal.Signals(self.signum or signal.SIGINT), "a signal")
+        return (
+            f"sqlassets: interrupted by {name}: the statement in progress was stopped and "
+            "rolled back; models that had finished are kept"
+        )
+
+    def exit_now(self) -> NoReturn:
+        """End the process from the watcher: the main thread did not finish in time."""
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            self._stderr.write(self.message() + "\n")
+            self._stderr.flush()
+        os._exit(self.code)
+
+
+class _Discard(io.TextIOBase):
+    """A text stream that drops what is written to it."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[_Interrupts]:
+    """Run the block so SIGINT/SIGTERM end it within seconds: exit 130/143, one line."""
+    interrupts = _Interrupts()
+    if threading.current_thread() is not threading.main_thread():
+        # Signals reach the main thread only: whoever runs it there handles them.
+        interrupts._close()
+        yield interrupts
+        return
+    interrupts.install()
+    try:
+        yield interrupts
+    except BaseException:
+        if interrupts.signum is None:
+            raise
+    finally:
+        interrupts.uninstall()
+        for engine in interrupts.engines:
+            engine.resume_all()
+    if interrupts.signum is not None:
+        click.echo(interrupts.message(), err=True)
+        sys.exit(interrupts.code)
 
 
 def _fail_config(error: ConfigError) -> NoReturn:
@@ -145,6 +316,87 @@ def _window_options(function: F) -> F:
     )(function)
 
 
+def _wait_option(function: F) -> F:
+    return click.option(
+        "--wait-for-lock",
+        "wait_for_lock",
+        type=click.FloatRange(min=0),
+        default=0.0,
+        metavar="SECONDS",
+        help="When another process holds the DuckDB file, wait this long for it (default: 0).",
+    )(function)
+
+
+def _check_window_options(partition: str | None, start: str | None, end: str | None) -> None:
+    """Refuse a malformed window before any model is looked at (exit 2)."""
+    from sqlassets.errors import WindowError
+    from sqlassets.window import parse_moment
+
+    if partition is not None and (start is not None or end is not None):
+        _usage("give --partition or --start/--end, not both")
+    if (start is None) != (end is None):
+        _usage("give both --start and --end, or neither")
+    if start is None or end is None:
+        return
+    try:
+        low, high = parse_moment(start), parse_moment(end)
+    except WindowError as error:
+        _usage(error.message)
+    if high <= low:
+        _usage(f"--end {end} is not after --start {start}: the window is [start, end)")
+
+
+def _check_windows(
+    project: Project,
+    selected: set[str],
+    partition: str | None,
+    start: str | None,
+    end: str | None,
+) -> None:
+    """Refuse a window any selected model cannot run, before any job is sent (exit 2).
+
+    The same windows ``run`` resolves per model: unpartitioned models run
+    whole, static ones every key unless ``--partition`` names one.
+    """
+    from sqlassets.errors import WindowError
+    from sqlassets.runner import resolve_window
+
+    for name in project.graph.order:
+        spec = project.models[name].spec
+        if name not in selected or spec.partitions is None:
+            continue
+        if spec.static_partitions is not None and partition is None:
+            continue
+        try:
+            resolve_window(project.models[name], partition, start, end)
+        except WindowError as error:
+            message = error.message if name in error.message else f"{name}: {error.message}"
+            _usage(f"{message}; give a window it has, or leave it out of --select")
+
+
+def _claim(engine: Engine, wait_s: float) -> None:
+    """Open the warehouse before any work: a file another process holds is a usage error."""
+    from sqlassets.engines.base import LOCKED
+    from sqlassets.errors import EngineError
+
+    try:
+        engine.open()
+        return
+    except EngineError as error:
+        if error.reason != LOCKED:
+            _usage(error.message)
+        if not wait_s:
+            _usage(
+                f"{error.message}: run again when it has finished, or wait for it with "
+                "--wait-for-lock SECONDS"
+            )
+        click.echo(f"waiting up to {wait_s:g}s: {error.message}", err=True)
+    try:
+        engine.open(wait_s)
+    except EngineError as error:
+        _usage(f"{error.message} after waiting {wait_s:g}s (--wait-for-lock)")
+
+
 def _load_valid_project(project_dir: Path | None) -> Project:
     from sqlassets.project import load_project
 
@@ -169,6 +421,7 @@ def _usage(message: str) -> NoReturn:
 @click.argument("model_name", metavar="MODEL")
 @_window_options
 @_target_option
+@_wait_option
 @_project_dir_option
 def compile_command(
     model_name: str,
@@ -176,13 +429,19 @@ def compile_command(
     start: str | None,
     end: str | None,
     target: str | None,
+    wait_for_lock: float,
     project_dir: Path | None,
 ) -> None:
-    """Print the exact statements a run of MODEL would send, in the target's dialect."""
+    """Print the exact statements a run of MODEL would send, in the target's dialect.
+
+    Nothing runs; DuckDB's file is opened only for a model that needs a
+    query's columns (``SELECT *``), or up front with --wait-for-lock.
+    """
     from sqlassets.engines import open_engine
     from sqlassets.errors import EngineError, WindowError
     from sqlassets.runner import model_jobs, render_jobs, resolve_window
 
+    _check_window_options(partition, start, end)
     project = _load_valid_project(project_dir)
     model = project.models.get(model_name)
     if model is None:
@@ -190,6 +449,8 @@ def compile_command(
     try:
         engine = open_engine(project.config, target)
         window = resolve_window(model, partition, start, end)
+        if wait_for_lock:
+            _claim(engine, wait_for_lock)
         jobs = model_jobs(project, model, engine, window)
     except ConfigError as error:
         _fail_config(error)
@@ -206,28 +467,38 @@ def compile_command(
 @main.command()
 @_window_options
 @_target_option
+@_wait_option
 @_project_dir_option
 def plan(
     partition: str | None,
     start: str | None,
     end: str | None,
     target: str | None,
+    wait_for_lock: float,
     project_dir: Path | None,
 ) -> None:
     """Dry-run every statement and report what each would process.
 
     On BigQuery: the bytes each job would scan (nothing runs, nothing is billed).
-    On DuckDB: whether each query plans (EXPLAIN).
+    On DuckDB: whether each query plans (EXPLAIN); a file another process
+    holds is refused first (exit 2), or waited for with --wait-for-lock.
     """
     from sqlassets.engines import open_engine
     from sqlassets.runner import dry_run
 
+    _check_window_options(partition, start, end)
     project = _load_valid_project(project_dir)
     try:
         engine = open_engine(project.config, target)
     except ConfigError as error:
         _fail_config(error)
-    report = dry_run(project, engine, partition, start, end)
+    with _interruptible() as interrupts:
+        interrupts.engines.append(type(engine))
+        _claim(engine, wait_for_lock)
+        try:
+            report = dry_run(project, engine, partition, start, end)
+        finally:
+            engine.close()
     rows = [
         (statement.model, statement.window, statement.action, _processes(statement))
         for statement in report.statements
@@ -242,7 +513,9 @@ def plan(
         click.echo(f"\ntotal: {_bytes(report.bytes_processed)}")
     for note in report.notes:
         click.echo(f"warning: {note}", err=True)
-    engine.close()
+    if not report.statements and project.models:
+        click.echo("error: nothing was planned", err=True)
+        sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_FINDINGS if report.failed else EXIT_OK)
 
 
@@ -273,6 +546,7 @@ def _processes(statement: PlannedStatement) -> str:
 )
 @_window_options
 @_target_option
+@_wait_option
 @_project_dir_option
 def run(
     selectors: tuple[str, ...],
@@ -281,6 +555,7 @@ def run(
     start: str | None,
     end: str | None,
     target: str | None,
+    wait_for_lock: float,
     project_dir: Path | None,
 ) -> None:
     """Materialize models and their checks through Dagster, in dependency order.
@@ -290,33 +565,56 @@ def run(
     latest complete partition. Unpartitioned models run once. --full-refresh
     recreates merge and insert_overwrite tables first: rows outside the window
     are dropped, so give it the whole range. Exits 1 when a model or a
-    blocking check fails.
+    blocking check fails, 2 on a window no selected model has (checked
+    before anything runs) or a DuckDB file another process holds (see
+    --wait-for-lock). SIGINT and SIGTERM stop the run within seconds: the
+    statement in progress rolls back, and the exit code is 130 or 143.
     """
-    import time
-
-    from sqlassets.dagster.run import run_project
+    from sqlassets.engines import open_engine
     from sqlassets.errors import SelectionError
     from sqlassets.selection import select
 
-    project = _load_valid_project(project_dir)
-    try:
-        selected = select(project.graph, selectors)
-        project.config.target(target)
-    except SelectionError as error:
-        _usage(error.message)
-    except ConfigError as error:
-        _fail_config(error)
-    if (start is None) != (end is None):
-        _usage("give both --start and --end, or neither")
-    click.echo(
-        f"Running {len(selected)} model(s) on target {project.config.target_name(target)}",
-        err=True,
-    )
-    started = time.monotonic()
+    with _interruptible() as interrupts:
+        _check_window_options(partition, start, end)
+        project = _load_valid_project(project_dir)
+        try:
+            selected = select(project.graph, selectors)
+            engine = open_engine(project.config, target)
+        except SelectionError as error:
+            _usage(error.message)
+        except ConfigError as error:
+            _fail_config(error)
+        if partition is not None or start is not None:
+            _check_windows(project, selected, partition, start, end)
+        interrupts.engines.append(type(engine))
+        # Held for the whole run: no other process can take the file between this check
+        # and the first job (the run's own connections share its database in process).
+        _claim(engine, wait_for_lock)
+        try:
+            from sqlassets.dagster.run import run_project  # Dagster takes seconds to import
 
-    outcomes = run_project(
-        project, selected, target, partition, start, end, _print_event, full_refresh=full_refresh
-    )
+            click.echo(
+                f"Running {len(selected)} model(s) on target {project.config.target_name(target)}",
+                err=True,
+            )
+            started = time.monotonic()
+            outcomes = run_project(
+                project,
+                selected,
+                target,
+                partition,
+                start,
+                end,
+                _print_event,
+                full_refresh=full_refresh,
+            )
+        finally:
+            engine.close()
+    _print_summary(outcomes, time.monotonic() - started)
+
+
+def _print_summary(outcomes: list[Outcome], elapsed: float) -> NoReturn:
+    """The summary table of ``run`` (stdout), the failures and the count (stderr); exit."""
     table = [("asset", "window", "status", "rows", "duration", "bytes")]
     for outcome in outcomes:
         status = outcome.status + (
@@ -342,7 +640,7 @@ def run(
     failed = [outcome for outcome in outcomes if not outcome.ok]
     click.echo(
         f"\n{len(outcomes) - len(failed)} of {len(outcomes)} model(s) materialized in "
-        f"{time.monotonic() - started:.1f}s",
+        f"{elapsed:.1f}s",
         err=True,
     )
     sys.exit(EXIT_FINDINGS if failed else EXIT_OK)

@@ -15,7 +15,8 @@ def select(graph: Graph, selectors: Sequence[str]) -> set[str]:
         return set(graph.models)
     chosen: set[str] = set()
     for selector in selectors:
-        text = selector.strip()
+        _refuse_unprintable(selector)
+        text = selector
         upstream, downstream = text.startswith("+"), text.endswith("+")
         pattern = text.strip("+")
         matched = {name for name in graph.models if fnmatch.fnmatchcase(name, pattern)}
@@ -29,3 +30,20 @@ def select(graph: Graph, selectors: Sequence[str]) -> set[str]:
             if downstream:
                 chosen |= graph.descendants(name)
     return chosen
+
+
+def _refuse_unprintable(selector: str) -> None:
+    """A selector with whitespace or a control character (a pasted newline) is an error."""
+    bad = next((char for char in selector if char.isspace() or not char.isprintable()), None)
+    if bad is None and selector:
+        return
+    shown = repr(selector)[1:-1]
+    shown = shown if len(shown) <= 64 else shown[:61] + "..."
+    if bad is None:
+        what = "is empty"
+    else:
+        what = "contains a space" if bad == " " else f"contains `{repr(bad)[1:-1]}`"
+    raise SelectionError(
+        f"`{shown}` {what}: a selector is a model name, a glob, +name or name+, "
+        "without spaces (give several as --select a --select b)"
+    )

@@ -82,14 +82,19 @@ class Window:
 
 def step(cadence: Cadence, moment: datetime) -> datetime:
     """The start of the partition after the one starting at ``moment``."""
-    if cadence is Cadence.HOURLY:
-        return moment + timedelta(hours=1)
-    if cadence is Cadence.DAILY:
-        return moment + timedelta(days=1)
-    if cadence is Cadence.WEEKLY:
-        return moment + timedelta(days=7)
-    month = moment.month + 1
-    return moment.replace(year=moment.year + (month > 12), month=(month - 1) % 12 + 1)
+    try:
+        if cadence is Cadence.HOURLY:
+            return moment + timedelta(hours=1)
+        if cadence is Cadence.DAILY:
+            return moment + timedelta(days=1)
+        if cadence is Cadence.WEEKLY:
+            return moment + timedelta(days=7)
+        month = moment.month + 1
+        return moment.replace(year=moment.year + (month > 12), month=(month - 1) % 12 + 1)
+    except (OverflowError, ValueError):
+        raise WindowError(
+            f"the {cadence.value} partition starting {moment:%Y-%m-%d %H:%M} ends after year 9999"
+        ) from None
 
 
 def _aligned(partitions: TimePartitions, moment: datetime) -> bool:

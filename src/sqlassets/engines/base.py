@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from sqlassets.config import Config, Target
     from sqlassets.spec import ModelSpec
 
+LOCKED = "locked"
+"""The ``reason`` of the :class:`EngineError` :meth:`Engine.open` raises for a held warehouse."""
+
 Layout = tuple[str | None, tuple[str, ...]]
 """``(partitioning, clustering)`` of a table, in the engine's own notation."""
 
@@ -157,6 +160,26 @@ class Engine(abc.ABC):
 
     def cancel_all(self) -> None:  # noqa: B027 - engines without remote jobs have nothing to do
         """Cancel every job this engine started that is still running."""
+
+    def open(self, wait_s: float = 0.0) -> None:  # noqa: B027 - remote engines connect per job
+        """Claim the warehouse now, before any work; raise :class:`EngineError` if it is taken.
+
+        An embedded engine whose file another process holds waits up to
+        ``wait_s`` seconds for it, then refuses, naming the holder (the
+        error's ``reason`` is :data:`LOCKED`).
+        """
+
+    @classmethod  # noqa: B027 - remote jobs are cancelled by cancel_all
+    def interrupt_all(cls) -> None:
+        """Stop the statements every engine of this class is running, and refuse new ones.
+
+        Called from a signal watcher (any thread) while the main thread may be
+        blocked inside the engine; the interrupted job rolls back.
+        """
+
+    @classmethod  # noqa: B027
+    def resume_all(cls) -> None:
+        """Accept statements again after :meth:`interrupt_all`."""
 
     def close(self) -> None:  # noqa: B027
         """Release connections."""

@@ -8,19 +8,28 @@ transaction, so a failed statement leaves every table as it was.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import duckdb
 from sqlglot import expressions as exp
 
 from sqlassets.config import DuckDBTarget
-from sqlassets.engines.base import Capabilities, DryRunResult, Engine, JobContext, JobResult
-from sqlassets.errors import EngineError
+from sqlassets.engines.base import (
+    LOCKED,
+    Capabilities,
+    DryRunResult,
+    Engine,
+    JobContext,
+    JobResult,
+)
+from sqlassets.errors import EngineError, display_path
 from sqlassets.job import Job, Naming, inline_parameters
 from sqlassets.window import QueryParameter
 
@@ -34,6 +43,10 @@ DIALECT = "duckdb"
 # (122,880 rows) in one transaction as if its rows were NULL, on the same
 # connection (tests/test_duckdb_row_groups.py holds the ten-line reproduction).
 BROKEN_VERSIONS = frozenset({"2.0.0"})
+
+# "Could not set lock on file "<path>": Conflicting lock is held in <program> (PID 123)."
+_LOCK_HOLDER = re.compile(r"\(PID (\d+)\)")
+_LOCK_POLL_S = 0.1
 
 _READERS = {
     "PARQUET": ("read_parquet", ()),
@@ -56,6 +69,11 @@ class DuckDBEngine(Engine):
         single_writer_process=True,
     )
 
+    _live: ClassVar[weakref.WeakSet[DuckDBEngine]] = weakref.WeakSet()
+    """Every engine of this process, for :meth:`interrupt_all`."""
+    _interrupted: ClassVar[threading.Event] = threading.Event()
+    """Set by :meth:`interrupt_all`: no new statement starts."""
+
     def __init__(self, database: str | Path = ":memory:", gcs_root: str | Path = "gcs"):
         self.database = str(database)
         self.gcs_root = Path(gcs_root)
@@ -63,6 +81,7 @@ class DuckDBEngine(Engine):
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.RLock()
         self._schemas: set[str] = set()
+        self._live.add(self)
 
     @classmethod
     def from_target(
@@ -80,6 +99,16 @@ class DuckDBEngine(Engine):
     @property
     def connection(self) -> duckdb.DuckDBPyConnection:
         """The shared connection, opened on first use (BigQuery's time zone: UTC)."""
+        return self._open(wait_s=0.0)
+
+    def open(self, wait_s: float = 0.0) -> None:
+        """Open the file now, waiting up to ``wait_s`` seconds while another process holds it.
+
+        The connection stays open: the file is this process's until :meth:`close`.
+        """
+        self._open(wait_s)
+
+    def _open(self, wait_s: float) -> duckdb.DuckDBPyConnection:
         with self._lock:
             if self._connection is None:
                 if duckdb.__version__ in BROKEN_VERSIONS:
@@ -89,10 +118,49 @@ class DuckDBEngine(Engine):
                     )
                 if self.database != ":memory:":
                     Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-                connection = duckdb.connect(self.database)
+                connection = self._connect(wait_s)
                 connection.execute("SET TimeZone = 'UTC'")
                 self._connection = connection
             return self._connection
+
+    def _connect(self, wait_s: float) -> duckdb.DuckDBPyConnection:
+        """``duckdb.connect``; a file another process holds is an :class:`EngineError`."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                return duckdb.connect(self.database)
+            except duckdb.IOException as error:
+                text = str(error)
+                if "Could not set lock" not in text:
+                    raise EngineError(
+                        f"cannot open {display_path(self.database)}: {_first_line(error)}"
+                    ) from None
+                if time.monotonic() >= deadline or self._interrupted.is_set():
+                    raise EngineError(_held(self.database, text), reason=LOCKED) from None
+            # Polling the lock: DuckDB offers no way to wait for it.
+            time.sleep(min(_LOCK_POLL_S, max(0.0, deadline - time.monotonic())))
+
+    @classmethod
+    def interrupt_all(cls) -> None:
+        """Interrupt the running statement of every open connection; refuse new ones.
+
+        Safe from any thread: ``interrupt()`` does not wait for the connection,
+        and the interrupted job rolls back its transaction (``execute``).
+        """
+        cls._interrupted.set()
+        for engine in list(cls._live):
+            connection = engine._connection
+            if connection is not None:
+                connection.interrupt()
+
+    @classmethod
+    def resume_all(cls) -> None:
+        """Accept statements again after :meth:`interrupt_all`."""
+        cls._interrupted.clear()
+
+    def _refuse_if_interrupted(self, context: JobContext, sql: str) -> None:
+        if self._interrupted.is_set():
+            raise EngineError(f"{context.asset}: not started, the run was interrupted", sql=sql)
 
     def close(self) -> None:
         """Close the connection (a later job reopens it)."""
@@ -169,6 +237,7 @@ class DuckDBEngine(Engine):
         # One statement is atomic on its own; several share one transaction.
         explicit = len(statements) > 1 or bool(created)
         with self._lock:
+            self._refuse_if_interrupted(context, sql)
             connection = self.connection
             if explicit:
                 connection.execute("BEGIN TRANSACTION")
@@ -255,6 +324,7 @@ class DuckDBEngine(Engine):
         """Run a single-row query; more or fewer rows is an error."""
         tree = self.translate(query, {parameter.name: parameter for parameter in parameters})
         with self._lock:
+            self._refuse_if_interrupted(context, tree.sql(DIALECT))
             try:
                 cursor = self.connection.execute(tree.sql(DIALECT))
                 rows = cursor.fetchmany(2)
@@ -264,6 +334,13 @@ class DuckDBEngine(Engine):
         if len(rows) != 1:
             raise EngineError(f"{context.asset}: a check query returned {len(rows)} rows, not 1")
         return dict(zip(names, rows[0], strict=True))
+
+
+def _held(database: str, message: str) -> str:
+    """Who holds ``database``, from DuckDB's lock error."""
+    match = _LOCK_HOLDER.search(message)
+    holder = f" (pid {match.group(1)})" if match else ""
+    return f"another process holds {display_path(database)}{holder}"
 
 
 def _first_line(error: BaseException) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlglot import expressions as exp
 
@@ -27,7 +27,15 @@ from sqlassets.spec import (
     ModelSpec,
 )
 from sqlassets.strategies import parse_body, plan_jobs, rewrite_references
-from sqlassets.window import Window, key_window, latest_window, parse_moment, step, time_window
+from sqlassets.window import (
+    Window,
+    key_window,
+    latest_window,
+    parse_key,
+    parse_moment,
+    step,
+    time_window,
+)
 
 from .schema import refresh_jobs, schema_jobs
 
@@ -47,24 +55,52 @@ def resolve_window(
     """The window a run of ``model`` covers, validated against its partitions.
 
     Unpartitioned models ignore a window (they run whole); partitioned ones
-    without one run their latest complete partition.
+    without one run their latest complete partition. A time partition exists
+    once it has ended (at ``now``, UTC), as in Dagster's partitions: a window
+    reaching past the last complete one is refused.
     """
     spec = model.spec
     if spec.partitions is None:
         return Window()
+    time_partitions = spec.time_partitions
     if partition is not None:
+        if time_partitions is not None:
+            first = parse_key(time_partitions, partition)
+            if step(time_partitions.cadence, first) > _now(now):
+                raise WindowError(
+                    f"partition {partition} of {spec.name.name} has not ended yet "
+                    f"(now {_now(now):%Y-%m-%d %H:%M} UTC); {_last_complete(spec, now)}"
+                )
         return key_window(spec, partition)
     if (start is None) != (end is None):
         raise WindowError("give both --start and --end, or neither")
     if start is not None and end is not None:
-        if spec.time_partitions is None:
+        if time_partitions is None:
             raise WindowError(
                 f"{spec.name.name} has static partitions: choose one with --partition"
             )
         low = start if isinstance(start, datetime) else parse_moment(start)
         high = end if isinstance(end, datetime) else parse_moment(end)
+        if low < high and high > _now(now):
+            raise WindowError(
+                f"the window ends at {high:%Y-%m-%d %H:%M}, after now "
+                f"({_now(now):%Y-%m-%d %H:%M} UTC): partitions of {spec.name.name} exist once "
+                f"they have ended; {_last_complete(spec, now)}"
+            )
         return time_window(spec, low, high)
     return latest_window(spec, now)
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC).replace(tzinfo=None)
+
+
+def _last_complete(spec: ModelSpec, now: datetime | None) -> str:
+    """Which partition of ``spec`` is the last complete one, for an error message."""
+    try:
+        return f"the last complete one is {latest_window(spec, now).label()}"
+    except WindowError:
+        return "none is complete yet"
 
 
 def model_jobs(
