@@ -8,6 +8,7 @@ transaction, so a failed statement leaves every table as it was.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -192,7 +193,35 @@ class DuckDBEngine(Engine):
     def _local_uri(self, uri: str) -> str:
         if not uri.startswith("gs://"):
             raise EngineError(f"`{uri}` is not a gs:// URI")
-        return (self.gcs_root / uri.removeprefix("gs://")).as_posix()
+        local = self.gcs_root / uri.removeprefix("gs://")
+        bucket = self.gcs_root / uri.removeprefix("gs://").split("/", 1)[0]
+        # Lint refuses such URIs; this holds again for whatever reaches the engine.
+        if not os.path.normpath(local).startswith(os.path.normpath(bucket) + os.sep):
+            raise EngineError(f"`{uri}` leaves its bucket; name the object from the bucket down")
+        return local.as_posix()
+
+    def _describe(self, error: duckdb.Error, job: Job) -> str:
+        """DuckDB's first line; for a load, also the file (URI and local path) and line."""
+        message = _first_line(error)
+        if not job.uris:
+            return message
+        text = str(error)
+        detail = next((ln for ln in text.splitlines() if "Could not convert" in ln), None)
+        if detail is not None:
+            message = f"{message}: {detail.strip()}"
+        found = _FILE_IN_ERROR.search(text)
+        line = _LINE_IN_ERROR.search(text)
+        where = "the files of " + ", ".join(job.uris[:3]) + (" …" if len(job.uris) > 3 else "")
+        if found is not None:
+            local = found.group("path")
+            root = self.gcs_root.as_posix().rstrip("/") + "/"
+            uri = "gs://" + local.removeprefix(root) if local.startswith(root) else local
+            where = f"{uri} ({local})"
+        at = f", line {line.group('line')}" if line is not None else ""
+        return (
+            f"cannot load {where}{at}: {message}; fix the file (or the model's @format and "
+            "columns) and run again: nothing was written"
+        )
 
     def _load(self, load: exp.LoadData) -> exp.Expression:
         """``LOAD DATA … FROM FILES`` as ``CREATE [TEMP] TABLE … AS SELECT * FROM read_*(…)``."""
@@ -255,7 +284,7 @@ class DuckDBEngine(Engine):
                 if explicit:
                     connection.execute("ROLLBACK")
                 raise EngineError(
-                    f"{context.asset}: {_first_line(error)}", job_id=None, sql=sql
+                    f"{context.asset}: {self._describe(error, job)}", job_id=None, sql=sql
                 ) from None
             except BaseException:
                 if explicit:
@@ -368,6 +397,10 @@ def _schemas(statement: exp.Expression) -> list[str]:
     if isinstance(target, exp.Table) and target.db and not _is_temp(statement):
         return [target.db]
     return []
+
+
+_FILE_IN_ERROR = re.compile(r'(?:file = |file "|Current file: )(?P<path>[^"\n]+?)"?(?:\n|$)')
+_LINE_IN_ERROR = re.compile(r"Line: (?P<line>\d+)")
 
 
 def _own_statements(job: Job) -> list[exp.Expression]:

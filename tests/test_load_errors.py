@@ -1,0 +1,54 @@
+"""A failed load names the model, the file (URI and local path), the line, and what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sqlassets.engines.base import JobContext
+from sqlassets.engines.duckdb import DuckDBEngine
+from sqlassets.errors import EngineError
+from sqlassets.project import load_project
+from sqlassets.runner import model_jobs, resolve_window
+from tests.helpers import write_project
+
+LOAD = (
+    "-- @materialized: load\n-- @format: csv\n-- @uris: gs://land/orders/{start_date}/*.csv\n"
+    "-- @partition_by: day\n-- @partitions: daily\n-- @start: 2024-01-01\n"
+)
+GOOD = "id,day,amount\n1,2024-01-01,10\n"
+
+
+def _load(tmp_path: Path, day_two: str) -> EngineError:
+    for day, text in (("2024-01-01", GOOD), ("2024-01-02", day_two)):
+        folder = tmp_path / "gcs" / "land" / "orders" / day
+        folder.mkdir(parents=True)
+        (folder / "orders.csv").write_text(text)
+    write_project(tmp_path, {"sql/raw/orders.sql": LOAD})
+    project = load_project(tmp_path).raise_for_errors()
+    model = project.models["raw.orders"]
+    engine = DuckDBEngine(":memory:", tmp_path / "gcs")
+    window = resolve_window(model, start="2024-01-01", end="2024-01-03")
+    (job,) = model_jobs(project, model, engine, window)
+    with pytest.raises(EngineError) as raised:
+        engine.execute(job, JobContext("raw.orders"))
+    return raised.value
+
+
+def test_a_bad_value_names_the_file_and_its_line(tmp_path: Path) -> None:
+    rows = "id,day,amount\n" + "".join(f"{i},2024-01-02,{i}\n" for i in range(30_005))
+    error = _load(tmp_path, rows + "30005,2024-01-02,abc\n")
+    local = (tmp_path / "gcs" / "land" / "orders" / "2024-01-02" / "orders.csv").as_posix()
+    assert error.message.startswith(
+        f"raw.orders: cannot load gs://land/orders/2024-01-02/orders.csv ({local}), line 30007: "
+    )
+    assert "abc" in error.message
+    assert error.message.endswith("and run again: nothing was written")
+
+
+def test_the_engine_refuses_a_uri_that_leaves_its_bucket(tmp_path: Path) -> None:
+    engine = DuckDBEngine(":memory:", tmp_path / "gcs")
+    with pytest.raises(EngineError, match="leaves its bucket"):
+        engine._local_uri("gs://bucket/../../etc/passwd")
+    assert engine._local_uri("gs://bucket/a/b.csv").endswith("gcs/bucket/a/b.csv")
