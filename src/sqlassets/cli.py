@@ -160,8 +160,8 @@ class _Interrupts:
     def message(self) -> str:
         name = SIGNALS.get(signal.Signals(self.signum or signal.SIGINT), "a signal")
         return (
-            f"sqlassets: interrupted by {name}: the statement in progress was stopped and "
-            "rolled back; models that had finished are kept"
+            f"sqlassets: interrupted by {name}: a statement in progress was rolled back; "
+            "what had been written before it is kept"
         )
 
     def exit_now(self) -> NoReturn:
