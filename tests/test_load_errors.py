@@ -8,7 +8,7 @@ import pytest
 
 from sqlassets.engines.base import JobContext
 from sqlassets.engines.duckdb import DuckDBEngine
-from sqlassets.errors import EngineError
+from sqlassets.errors import EngineError, SchemaChangeError
 from sqlassets.project import load_project
 from sqlassets.runner import model_jobs, resolve_window
 from tests.helpers import write_project
@@ -52,3 +52,29 @@ def test_the_engine_refuses_a_uri_that_leaves_its_bucket(tmp_path: Path) -> None
     with pytest.raises(EngineError, match="leaves its bucket"):
         engine._local_uri("gs://bucket/../../etc/passwd")
     assert engine._local_uri("gs://bucket/a/b.csv").endswith("gcs/bucket/a/b.csv")
+
+
+def test_a_column_that_changes_type_between_days_is_refused_as_on_bigquery(
+    tmp_path: Path,
+) -> None:
+    for day, value in (("2024-01-01", "abc"), ("2024-01-06", "1.5")):
+        folder = tmp_path / "gcs" / "land" / "orders" / day
+        folder.mkdir(parents=True)
+        (folder / "orders.csv").write_text(f"id,day,amount\n1,{day},{value}\n")
+    write_project(tmp_path, {"sql/raw/orders.sql": LOAD})
+    project = load_project(tmp_path).raise_for_errors()
+    model = project.models["raw.orders"]
+    engine = DuckDBEngine(":memory:", tmp_path / "gcs")
+
+    def load(start: str, end: str) -> None:
+        window = resolve_window(model, start=start, end=end)
+        (job,) = model_jobs(project, model, engine, window)
+        engine.execute(job, JobContext("raw.orders", window=window.label()))
+
+    load("2024-01-01", "2024-01-02")  # amount is VARCHAR
+    with pytest.raises(SchemaChangeError) as raised:
+        load("2024-01-06", "2024-01-07")  # amount is DOUBLE: DuckDB alone would cast it
+    assert "retyped amount (VARCHAR -> DOUBLE)" in raised.value.message
+    assert "gs://land/orders/2024-01-06/*.csv" in raised.value.message
+    rows = engine.connection.execute("SELECT day::TEXT, amount FROM raw.orders").fetchall()
+    assert rows == [("2024-01-01", "abc")]

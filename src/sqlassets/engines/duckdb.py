@@ -30,7 +30,7 @@ from sqlassets.engines.base import (
     JobContext,
     JobResult,
 )
-from sqlassets.errors import EngineError, display_path
+from sqlassets.errors import EngineError, SchemaChangeError, display_path
 from sqlassets.job import Job, Naming, inline_parameters
 from sqlassets.window import QueryParameter
 
@@ -275,11 +275,17 @@ class DuckDBEngine(Engine):
                     create = exp.Create(this=exp.Table(this=schema), kind="SCHEMA", exists=True)
                     connection.execute(create.sql(DIALECT))
                 for statement, text in zip(statements, texts, strict=True):
+                    if job.uris and isinstance(statement, exp.Insert):
+                        _refuse_retyped_load(connection, statement, context.asset, job.uris)
                     count = _count(connection.execute(text))
                     if count is not None and not _is_temp(statement):
                         rows = count
                 if explicit:
                     connection.execute("COMMIT")
+            except SchemaChangeError:
+                if explicit:
+                    connection.execute("ROLLBACK")
+                raise
             except duckdb.Error as error:
                 if explicit:
                     connection.execute("ROLLBACK")
@@ -382,6 +388,63 @@ def _count(cursor: duckdb.DuckDBPyConnection) -> int | None:
         row = cursor.fetchone()
         return int(row[0]) if row else None
     return None
+
+
+# DuckDB types by the BigQuery type a load would give them: a change within one
+# family (INTEGER -> BIGINT) loads on BigQuery too, a change across families fails.
+_TYPE_FAMILIES = {
+    "TINYINT": "INT64",
+    "SMALLINT": "INT64",
+    "INTEGER": "INT64",
+    "BIGINT": "INT64",
+    "HUGEINT": "INT64",
+    "UTINYINT": "INT64",
+    "USMALLINT": "INT64",
+    "UINTEGER": "INT64",
+    "FLOAT": "FLOAT64",
+    "DOUBLE": "FLOAT64",
+    "TIMESTAMP WITH TIME ZONE": "TIMESTAMP",
+    "TIMESTAMP": "DATETIME",
+    "TIMESTAMP_NS": "DATETIME",
+    "TIMESTAMP_MS": "DATETIME",
+}
+
+
+def _family(type_: str) -> str:
+    base = type_.split("(")[0].strip().upper()
+    return _TYPE_FAMILIES.get(base, base)
+
+
+def _refuse_retyped_load(
+    connection: duckdb.DuckDBPyConnection, insert: exp.Insert, asset: str, uris: Sequence[str]
+) -> None:
+    """Refuse a load whose files give an existing column another type, as BigQuery's LOAD does.
+
+    DuckDB would cast the staged values into the table's column silently, so a
+    project that loads locally would fail in production.
+    """
+    target = insert.this.this if isinstance(insert.this, exp.Schema) else insert.this
+    staged = insert.expression.find(exp.Table) if insert.expression is not None else None
+    if not isinstance(target, exp.Table) or staged is None:
+        return
+    columns = {
+        str(row[0]).lower(): str(row[1])
+        for row in connection.execute(f"DESCRIBE {target.sql(DIALECT)}").fetchall()
+    }
+    changed = [
+        f"{name} ({columns[name.lower()]} -> {type_})"
+        for name, type_ in (
+            (str(row[0]), str(row[1]))
+            for row in connection.execute(f"DESCRIBE {staged.sql(DIALECT)}").fetchall()
+        )
+        if name.lower() in columns and _family(columns[name.lower()]) != _family(type_)
+    ]
+    if changed:
+        raise SchemaChangeError(
+            f"{asset}: the files give retyped {', '.join(changed)} (reading "
+            f"{', '.join(uris[:3])}{' …' if len(uris) > 3 else ''}); BigQuery's load refuses "
+            "this too: fix the files, or rebuild the table with --full-refresh"
+        )
 
 
 def _is_temp(statement: exp.Expression) -> bool:
