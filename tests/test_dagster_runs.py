@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -22,15 +21,6 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = '[tool.sqlassets.targets.local]\nengine = "duckdb"\npath = "warehouse.duckdb"\n'
-
-
-@pytest.fixture
-def example(tmp_path: Path) -> Path:
-    shutil.copytree(ROOT / "sql", tmp_path / "sql")
-    shutil.copytree(ROOT / "gcs", tmp_path / "gcs")
-    (tmp_path / "pyproject.toml").write_text(PYPROJECT)
-    yield tmp_path
-    DuckDBEngineResource.close_all()
 
 
 def _query(root: Path, sql: str) -> list[tuple]:

@@ -4,7 +4,6 @@ refused by lint, never runs, and is refused again when jobs are built."""
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -26,15 +25,6 @@ WRITES = {
     "UPDATE": "UPDATE raw.customers SET name = 'x' WHERE TRUE",
     "INSERT": "INSERT INTO raw.customers SELECT * FROM raw.customers",
 }
-
-
-@pytest.fixture
-def example(tmp_path: Path) -> Path:
-    shutil.copytree(ROOT / "sql", tmp_path / "sql")
-    shutil.copytree(ROOT / "gcs", tmp_path / "gcs")
-    (tmp_path / "pyproject.toml").write_text(PYPROJECT)
-    yield tmp_path
-    DuckDBEngineResource.close_all()
 
 
 def _invoke(root: Path, *args: str):
