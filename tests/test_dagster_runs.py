@@ -211,3 +211,24 @@ def test_a_failed_source_skips_the_mart_that_reads_it_through_an_unselected_view
     assert outcomes["marts.daily_revenue"].status == "skipped"
     assert "upstream" in outcomes["marts.daily_revenue"].message
     assert _query(example, MART_ORDERS) == before
+
+
+def test_the_command_line_orders_two_names_after_one_select(example: Path) -> None:
+    """The issue's reproduction: `run --select raw.orders marts.daily_revenue` for one day."""
+    from click.testing import CliRunner
+
+    from sqlassets.cli import main
+
+    project = load_project(example).raise_for_errors()
+    run_project(project, set(project.models), start="2024-01-01", end="2024-02-01")
+    before = _query(example, MART_ORDERS)[0][0]
+    _rewrite_landing_day(example, keep=3)
+    args = ["run", "--project-dir", str(example), "--select", "raw.orders", "marts.daily_revenue"]
+    result = CliRunner().invoke(
+        main, [*args, "--start", "2024-01-05", "--end", "2024-01-06"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 of 2 model(s) materialized" in result.stderr
+    fresh = _query(example, FRESH_ORDERS)[0][0]
+    assert fresh < before  # the landing change reached the mart
+    assert _query(example, MART_ORDERS) == [(fresh,)]

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 import click
 
@@ -209,7 +209,47 @@ def _fail_config(error: ConfigError) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Command(click.Command):
+    """A command whose list options take several values after one flag, as dbt's do.
+
+    ``--select a b --select c`` is ``--select a --select b --select c``: the
+    words after a list option, up to the next option, are its values (click
+    alone takes one value per flag).
+    """
+
+    list_options: ClassVar[frozenset[str]] = frozenset({"--select", "-s", "--exclude"})
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, self.spread(args))
+
+    @classmethod
+    def spread(cls, args: list[str]) -> list[str]:
+        """``args`` with every extra value of a list option given its own flag."""
+        spread: list[str] = []
+        flag: str | None = None  # the list option whose values are being read
+        awaiting = False  # its first value (the one click expects) has not come yet
+        for index, arg in enumerate(args):
+            if arg == "--":
+                return spread + args[index:]
+            if arg.startswith("-") and arg != "-":
+                name, joined, _ = arg.partition("=")
+                flag = name if name in cls.list_options else None
+                awaiting = flag is not None and not joined
+            elif flag is not None and not awaiting:
+                spread.append(flag)
+            awaiting = awaiting and arg.startswith("-")
+            spread.append(arg)
+        return spread
+
+
+class _Group(click.Group):
+    command_class = _Command
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    cls=_Group,
+)
 @click.version_option(package_name="sqlassets")
 def main() -> None:
     """Turn a folder of BigQuery SQL files into a Dagster asset graph."""
@@ -537,7 +577,10 @@ def _processes(statement: PlannedStatement) -> str:
     "-s",
     "selectors",
     multiple=True,
-    help="Models: names, globs (marts.*), +name (with upstream), name+ (with downstream).",
+    help=(
+        "Models: names, globs (marts.*), +name (with upstream), name+ (with downstream); "
+        "several after one flag (--select a b) or repeated flags."
+    ),
 )
 @click.option(
     "--full-refresh",

@@ -19,6 +19,7 @@ from sqlassets.loader import Model
 from sqlassets.project import Project, load_project
 from sqlassets.runner import OnEvent, physical_tables
 
+from .executor import make_threaded_executor
 from .materialize import FULL_REFRESH_TAG, asset_body
 from .resources import ChosenTarget, compute, default_resources
 from .schedules import schedules_for
@@ -90,7 +91,8 @@ def definitions_for(
         assets=assets,
         schedules=schedules_for(project, keys, translator),
         resources={**default_resources(chosen), **(resources or {})},
-        executor=dg.in_process_executor if engine.capabilities.single_writer_process else None,
+        # Steps in threads (each waits on a remote job); an embedded engine: one at a time.
+        executor=make_threaded_executor(engine.concurrent_jobs(chosen.settings)),
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import dagster as dg
 
 from sqlassets.dagster.definitions import FULL_REFRESH_TAG, definitions_for
+from sqlassets.dagster.executor import materialize_in_threads
 from sqlassets.dagster.resources import release_shared_engines
 from sqlassets.dagster.translator import SqlAssetsTranslator, op_name
 from sqlassets.errors import WindowError
@@ -78,10 +79,9 @@ def plan_batches(project: Project, selected: set[str]) -> list[list[str]]:
     """Selected models in dependency order, cut where the partitions change.
 
     Order follows every selected ancestor, also one reached through models
-    that are not selected (a mart reading a load through a view). Such a pair
-    never shares a Dagster run: without a selected model between them Dagster
-    sees no dependency and could run them in any order, or run the mart after
-    its source failed.
+    that are not selected (a mart reading a load through a view). Inside one
+    Dagster run the threaded executor keeps that order (it waits for such
+    ancestors too), so a run holds as many models as share its partitions.
     """
     graph = project.graph
     ancestors = {name: graph.ancestors(name) & selected for name in selected}
@@ -95,8 +95,7 @@ def plan_batches(project: Project, selected: set[str]) -> list[list[str]]:
         same = [name for name in ready if _group_key(project, name) == current]
         pick = same[0] if same else ready[0]
         key = _group_key(project, pick)
-        hidden = _through_unselected(project, pick, selected) & set(groups[-1] if groups else ())
-        if key != current or not groups or hidden:
+        if key != current or not groups:
             groups.append([])
             current = key
         groups[-1].append(pick)
@@ -104,19 +103,6 @@ def plan_batches(project: Project, selected: set[str]) -> list[list[str]]:
         for parents in remaining.values():
             parents.discard(pick)
     return groups
-
-
-def _through_unselected(project: Project, name: str, selected: set[str]) -> set[str]:
-    """Selected ancestors of ``name`` that no path through selected models alone reaches."""
-    graph = project.graph
-    linked: set[str] = set()
-    frontier = [parent for parent in graph.upstream[name] if parent in selected]
-    while frontier:
-        parent = frontier.pop()
-        if parent not in linked:
-            linked.add(parent)
-            frontier += [p for p in graph.upstream[parent] if p in selected]
-    return (graph.ancestors(name) & selected) - linked
 
 
 def _batches(
@@ -171,6 +157,8 @@ def run_project(
     defs = definitions_for(project, target, translator, resources, on_event)
     assets = list(defs.assets or [])
     resources = dict(defs.resources or {})
+    executor = defs.executor
+    assert isinstance(executor, dg.ExecutorDefinition)
     outcomes = {name: Outcome(name) for name in selected}
     blocked: set[str] = set()
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
@@ -195,7 +183,15 @@ def run_project(
                     continue
                 for batch in batches:
                     _run_batch(
-                        batch, assets, resources, active, keys, names_by_key, outcomes, full_refresh
+                        batch,
+                        assets,
+                        resources,
+                        active,
+                        keys,
+                        names_by_key,
+                        outcomes,
+                        executor,
+                        full_refresh,
                     )
                     blocked |= {name for name in batch.names if not outcomes[name].ok}
     finally:
@@ -280,20 +276,21 @@ def _run_batch(
     keys: dict[str, dg.AssetKey],
     names_by_key: dict[dg.AssetKey, str],
     outcomes: dict[str, Outcome],
+    executor: dg.ExecutorDefinition,
     full_refresh: bool = False,
 ) -> None:
     tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
     if batch.key_range is not None:
         tags["dagster/asset_partition_range_start"] = batch.key_range[0]
         tags["dagster/asset_partition_range_end"] = batch.key_range[1]
-    result = dg.materialize(
+    result = materialize_in_threads(
         assets,
-        selection=dg.AssetSelection.assets(*(keys[name] for name in batch.names)),
+        [keys[name] for name in batch.names],
+        resources=resources,
+        executor=executor,
+        instance=instance,
         partition_key=batch.partition_key,
         tags=tags,
-        instance=instance,
-        resources=resources,
-        raise_on_error=False,
         # Progress comes from sqlassets; Dagster's own console logs only when things go wrong.
         run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
     )

@@ -8,6 +8,7 @@ in its :class:`Capabilities`.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
@@ -42,14 +43,40 @@ class _Registry(Mapping[str, type[Engine]]):
     def __len__(self) -> int:
         return len(self._paths)
 
+    def loaded(self) -> list[type[Engine]]:
+        """The adapters whose module is imported already (the only ones that can be running)."""
+        found = []
+        for path in self._paths.values():
+            module, _, attribute = path.rpartition(".")
+            if module in sys.modules:
+                found.append(getattr(sys.modules[module], attribute))
+        return found
 
-ENGINES: Mapping[str, type[Engine]] = _Registry(
+
+_REGISTRY = _Registry(
     {
         "duckdb": "sqlassets.engines.duckdb.DuckDBEngine",
         "bigquery": "sqlassets.engines.bigquery.BigQueryEngine",
     }
 )
+ENGINES: Mapping[str, type[Engine]] = _REGISTRY
 """The adapter class of each target ``engine``."""
+
+
+def interrupt_all() -> None:
+    """Stop every running statement or job of every engine in this process; start none.
+
+    Safe from any thread (a signal watcher, an executor whose run was
+    terminated): each adapter's :meth:`Engine.interrupt_all`.
+    """
+    for engine in _REGISTRY.loaded():
+        engine.interrupt_all()
+
+
+def resume_all() -> None:
+    """Accept statements again after :func:`interrupt_all`."""
+    for engine in _REGISTRY.loaded():
+        engine.resume_all()
 
 
 def open_engine(config: Config, target: str | None = None) -> Engine:
@@ -67,5 +94,7 @@ __all__ = [
     "JobContext",
     "JobResult",
     "Layout",
+    "interrupt_all",
     "open_engine",
+    "resume_all",
 ]

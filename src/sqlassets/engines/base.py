@@ -113,6 +113,11 @@ class Engine(abc.ABC):
         """The physical names of ``target``'s tables (without opening an engine)."""
         return Naming()
 
+    @classmethod
+    def concurrent_jobs(cls, target: Target) -> int:
+        """How many jobs one process may run on ``target`` at once (one per writer process)."""
+        return 1 if cls.capabilities.single_writer_process else 8
+
     @abc.abstractmethod
     def render(self, job: Job) -> str:
         """The exact SQL this engine sends for ``job``."""

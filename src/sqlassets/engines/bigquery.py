@@ -17,9 +17,10 @@ import random
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from sqlglot import expressions as exp
 
@@ -162,6 +163,11 @@ class BigQueryEngine(Engine):
         table_pools=True,
     )
 
+    _live: ClassVar[weakref.WeakSet[BigQueryEngine]] = weakref.WeakSet()
+    """Every engine of this process, for :meth:`interrupt_all`."""
+    _interrupted: ClassVar[threading.Event] = threading.Event()
+    """Set by :meth:`interrupt_all`: no new job is submitted."""
+
     def __init__(
         self,
         project: str,
@@ -189,6 +195,7 @@ class BigQueryEngine(Engine):
         self._sleep = sleep
         self._request_retry = request_retry
         self._datasets: set[str] = set()
+        self._live.add(self)
 
     @classmethod
     def from_target(
@@ -221,6 +228,12 @@ class BigQueryEngine(Engine):
             dataset_prefix=target.dataset_prefix,
             dataset_suffix=target.dataset_suffix,
         )
+
+    @classmethod
+    def concurrent_jobs(cls, target: Target) -> int:
+        """The target's ``max_concurrent_jobs``: steps of a run in flight at once."""
+        assert isinstance(target, BigQueryTarget)
+        return target.max_concurrent_jobs
 
     @property
     def client(self) -> bigquery.Client:
@@ -302,6 +315,8 @@ class BigQueryEngine(Engine):
         attempt_context = context
         tries = 0
         while True:
+            if self._interrupted.is_set():
+                raise EngineError(f"{context.asset}: not started, the run was interrupted", sql=sql)
             try:
                 with self._slots:
                     return self._submit_and_wait(sql, parameters, attempt_context, action, fetch)
@@ -381,6 +396,8 @@ class BigQueryEngine(Engine):
             raise
         with self._lock:
             self._running[identifier] = query_job
+        if self._interrupted.is_set():
+            self._cancel(identifier, query_job)  # submitted while interrupt_all was cancelling
         rows: list[dict[str, Any]] = []
         try:
             iterator = query_job.result(timeout=context.timeout_s or self.job_timeout_s)
@@ -456,6 +473,22 @@ class BigQueryEngine(Engine):
             running = dict(self._running)
         for identifier, query_job in running.items():
             self._cancel(identifier, query_job)
+
+    @classmethod
+    def interrupt_all(cls) -> None:
+        """Cancel every running job of every engine of this process; submit no new one.
+
+        Safe from any thread: the threads waiting on those jobs see them end
+        cancelled (``stopped``) and fail their step.
+        """
+        cls._interrupted.set()
+        for engine in list(cls._live):
+            engine.cancel_all()
+
+    @classmethod
+    def resume_all(cls) -> None:
+        """Submit jobs again after :meth:`interrupt_all`."""
+        cls._interrupted.clear()
 
     def dry_run(self, job: Job) -> list[DryRunResult]:
         """Bytes each statement would process (a script is dry-run as a whole)."""
