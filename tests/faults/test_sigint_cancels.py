@@ -79,3 +79,103 @@ def test_sigint_cancels_the_running_job(emulator: Emulator, tmp_path: Path) -> N
         job = client.get_job(running.job_id)
     assert job.state == "DONE", stderr.decode()[-3000:]
     assert job.error_result and job.error_result["reason"] == "stopped"
+
+
+def test_sigint_cancels_every_job_in_flight(emulator: Emulator, tmp_path: Path) -> None:
+    """Three independent slow models run at once (threaded executor); one SIGINT stops all."""
+    names = ["slow_a", "slow_b", "slow_c"]
+    write_project(
+        tmp_path,
+        {
+            **{f"sql/marts/{name}.sql": f"-- @materialized: table\n{LONG}\n" for name in names},
+            "pyproject.toml": (
+                '[tool.sqlassets.targets.emu]\nengine = "bigquery"\n'
+                f'project = "{PROJECT_ID}"\napi_endpoint = "{emulator.endpoint}"\n'
+                "max_concurrent_jobs = 4\n"
+            ),
+        },
+    )
+    client = emulator.client()
+    script = Path(sys.executable).parent / "sqlassets"
+    process = subprocess.Popen(
+        [str(script), "run", "--target", "emu", "--project-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "DAGSTER_HOME": ""},
+    )
+    prefixes = tuple(f"sqlassets_marts_{name}_replace" for name in names)
+    in_flight: dict[str, object] = {}
+    deadline = time.monotonic() + 90
+    while len(in_flight) < len(names) and time.monotonic() < deadline and process.poll() is None:
+        for job in client.list_jobs(state_filter="running"):
+            if job.job_id.startswith(prefixes):
+                in_flight[job.job_id] = job
+        time.sleep(0.2)  # polling for the jobs to appear, not timing a result
+    assert len(in_flight) == len(names), (sorted(in_flight), process.poll())
+    process.send_signal(signal.SIGINT)
+    try:
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr.decode()[-3000:]
+    for identifier in in_flight:
+        job = client.get_job(identifier)
+        deadline = time.monotonic() + 20
+        while job.state != "DONE" and time.monotonic() < deadline:
+            time.sleep(0.2)  # polling for the cancellation to land
+            job = client.get_job(identifier)
+        assert job.state == "DONE", stderr.decode()[-3000:]
+        assert job.error_result and job.error_result["reason"] == "stopped", identifier
+
+
+def test_dagster_termination_cancels_every_job_in_flight(emulator: Emulator, tmp_path: Path) -> None:
+    """Dagster's own interrupt path (captured SIGINT, as a terminated run worker gets it)."""
+    import threading
+
+    from sqlassets.dagster.run import run_project
+    from sqlassets.project import load_project
+
+    names = ["slow_d", "slow_e"]
+    write_project(
+        tmp_path,
+        {
+            **{f"sql/marts/{name}.sql": f"-- @materialized: table\n{LONG}\n" for name in names},
+            "pyproject.toml": (
+                '[tool.sqlassets]\ntarget = "emu"\n[tool.sqlassets.targets.emu]\n'
+                f'engine = "bigquery"\nproject = "{PROJECT_ID}"\n'
+                f'api_endpoint = "{emulator.endpoint}"\nmax_concurrent_jobs = 4\n'
+            ),
+        },
+    )
+    client = emulator.client()
+    prefixes = tuple(f"sqlassets_marts_{name}_replace" for name in names)
+    in_flight: set[str] = set()
+
+    def terminate_when_all_run() -> None:
+        deadline = time.monotonic() + 90
+        while len(in_flight) < len(names) and time.monotonic() < deadline:
+            in_flight.update(
+                job.job_id
+                for job in client.list_jobs(state_filter="running")
+                if job.job_id.startswith(prefixes)
+            )
+            time.sleep(0.2)  # polling for the jobs to appear, not timing a result
+        os.kill(os.getpid(), signal.SIGINT)
+
+    project = load_project(tmp_path).raise_for_errors()
+    watcher = threading.Thread(target=terminate_when_all_run)
+    watcher.start()
+    try:
+        outcomes = run_project(project, set(project.models))
+    except KeyboardInterrupt:
+        outcomes = []
+    watcher.join()
+    assert len(in_flight) == len(names)
+    assert not any(outcome.ok for outcome in outcomes)
+    for identifier in in_flight:
+        job = client.get_job(identifier)
+        deadline = time.monotonic() + 20
+        while job.state != "DONE" and time.monotonic() < deadline:
+            time.sleep(0.2)  # polling for the cancellation to land
+            job = client.get_job(identifier)
+        assert job.error_result and job.error_result["reason"] == "stopped", identifier

@@ -459,7 +459,10 @@ class BigQueryEngine(Engine):
                 continue
             reference = bigquery.Dataset(key)
             reference.location = self.location
-            self.client.create_dataset(reference, exists_ok=True)
+            # Steps in threads create one dataset at a time: racing creates of the same one can
+            # fail as a commit conflict instead of the 409 that exists_ok absorbs.
+            with table_lock(f"dataset:{key}"):
+                self.client.create_dataset(reference, exists_ok=True)
             self._datasets.add(key)
 
     def _cancel(self, identifier: str, query_job: Any) -> None:
