@@ -97,6 +97,8 @@ class MergeMaterialization(Frozen):
     kind: Literal["merge"] = "merge"
     unique_key: tuple[str, ...] = Field(min_length=1)
     on_schema_change: OnSchemaChange = OnSchemaChange.FAIL
+    merge_filter: str | None = None
+    """``@merge_filter``: a condition on the target ANDed into ``ON`` (limits what is read)."""
 
 
 class InsertOverwriteMaterialization(Frozen):
