@@ -112,6 +112,42 @@ def test_temp_functions_in_incremental_models_run_twice_on_duckdb(
     assert rows == [(1, 11), (2, 21)] + ([(3, 31)] if name == "marts.temp_merge" else [])
 
 
+def test_merges_with_the_window_or_a_merge_filter_in_on_upsert_on_duckdb(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"marts/keyed": KEYED_BY_DAY, "marts/filtered": FILTERED})
+    database = tmp_path / "warehouse.duckdb"
+    with DuckDBEngine(database) as engine:
+        _duckdb_source(engine)
+        engine.connection.execute(
+            "CREATE OR REPLACE TABLE raw.src AS SELECT *, CAST(d AS TIMESTAMP) AS updated "
+            "FROM raw.src"
+        )
+        for name in ("marts.keyed", "marts.filtered"):
+            model = project.models[name]
+            for day in ("2024-01-01", "2024-01-02", "2024-01-02"):
+                run = materialize(
+                    project, model, engine, [resolve_window(model, partition=day)], day
+                )
+                assert all(verdict.passed for verdict in run.checks)
+        keyed = engine.connection.execute("SELECT d, id, v FROM marts.keyed ORDER BY id").fetchall()
+        filtered = engine.connection.execute("SELECT id FROM marts.filtered ORDER BY id").fetchall()
+    assert [row[1:] for row in keyed] == [(1, 10), (2, 20), (3, 30)]
+    assert filtered == [(1,), (2,), (3,)]
+
+
+def test_a_merge_keyed_on_its_partition_refuses_rows_outside_the_window(tmp_path: Path) -> None:
+    """Such a row would match nothing in the window and be inserted twice: the job fails."""
+    leaky = KEYED_BY_DAY.replace("WHERE d >= @start_date AND d < @end_date", "WHERE d <= @end_date")
+    project = _project(tmp_path, {"marts/keyed": leaky})
+    model = project.models["marts.keyed"]
+    with DuckDBEngine(tmp_path / "warehouse.duckdb") as engine:
+        _duckdb_source(engine)
+        with pytest.raises(EngineError, match="a row outside the run window"):
+            materialize(
+                project, model, engine, [resolve_window(model, partition="2024-01-01")], "r"
+            )
+        assert engine.connection.execute("SELECT COUNT(*) FROM marts.keyed").fetchall() == [(0,)]
+
+
 # ---------------------------------------------------------------- the fake transport
 
 
