@@ -22,58 +22,18 @@ from sqlassets.job import Naming
 from sqlassets.project import Project, load_project
 from sqlassets.runner import materialize, model_jobs, resolve_window, run_model
 from tests.fakes.bigquery_transport import FakeBigQuery, Outcome
+from tests.fidelity_models import (
+    BIGQUERY_PYPROJECT,
+    FILTERED,
+    KEYED_BY_DAY,
+    TEMP_MERGE,
+    TEMP_OVERWRITE,
+    TEMP_STAR,
+)
 from tests.helpers import write_project
 
-BIGQUERY = """\
-[tool.sqlassets]
-target = "prod"
 
-[tool.sqlassets.targets.prod]
-engine = "bigquery"
-project = "acme-prod"
-"""
-TEMP_MERGE = """\
--- @materialized: merge
--- @unique_key: id
-CREATE TEMP FUNCTION plus1(x INT64) AS (x + 1);
-SELECT id, plus1(v) AS w FROM raw.src
-"""
-TEMP_OVERWRITE = """\
--- @materialized: insert_overwrite
--- @partition_by: d
--- @partitions: daily
--- @start: 2024-01-01
-CREATE TEMP FUNCTION plus1(x INT64) AS (x + 1);
-SELECT d, id, plus1(v) AS w FROM raw.src WHERE d >= @start_date AND d < @end_date
-"""
-TEMP_STAR = """\
--- @materialized: merge
--- @unique_key: id
-CREATE TEMP FUNCTION plus1(x INT64) AS (x + 1);
-SELECT * FROM (SELECT id, plus1(v) AS w FROM raw.src)
-"""
-KEYED_BY_DAY = """\
--- @materialized: merge
--- @unique_key: d, id
--- @partition_by: d
--- @partitions: daily
--- @start: 2024-01-01
--- @check: not_null(id)
--- @check: unique(d, id)
-SELECT d, id, v FROM raw.src WHERE d >= @start_date AND d < @end_date
-"""
-FILTERED = """\
--- @materialized: merge
--- @unique_key: id
--- @partition_by: d
--- @merge_filter: d >= DATE_SUB(@start_date, INTERVAL 7 DAY)
--- @partitions: daily
--- @start: 2024-01-01
-SELECT id, d, v FROM raw.src WHERE updated >= @start_ts AND updated < @end_ts
-"""
-
-
-def _project(root: Path, models: dict[str, str], config: str = BIGQUERY) -> Project:
+def _project(root: Path, models: dict[str, str], config: str = BIGQUERY_PYPROJECT) -> Project:
     files = {"pyproject.toml": config, **{f"sql/{k}.sql": v for k, v in models.items()}}
     write_project(root, files)
     return load_project(root, display_base=root).raise_for_errors()
@@ -248,11 +208,9 @@ def test_a_second_merge_run_sends_no_create_and_one_check_query(tmp_path: Path) 
     fake = FakeBigQuery()
     _existing(fake, "marts.keyed", [("d", "DATE"), ("id", "INTEGER"), ("v", "INTEGER")])
     fake.tables["marts.keyed"]["timePartitioning"] = {"type": "DAY", "field": "d"}
-    counts = [
-        {"name": "not_null_id", "type": "INTEGER"},
-        {"name": "unique_d_id", "type": "INTEGER"},
-    ]
-    fake.answer = lambda sql: (counts, [["0", "0"]]) if sql.startswith("SELECT COUNTIF") else None
+    names = ("not_null_id", "unique_d_id", "row_count")
+    counts = [{"name": name, "type": "INTEGER"} for name in names]
+    fake.answer = lambda sql: (counts, [["0", "0", "2"]]) if "AS row_count FROM (" in sql else None
     engine = _engine(fake)
     window = resolve_window(model, partition="2024-01-02")
     run = materialize(project, model, engine, [window], run_id="second")
@@ -260,43 +218,46 @@ def test_a_second_merge_run_sends_no_create_and_one_check_query(tmp_path: Path) 
     assert [sql.split(" ", 1)[0] for sql in sent] == ["MERGE", "SELECT"]
     assert sent[1] == (
         "SELECT COUNTIF(_t.id IS NULL) AS not_null_id, COUNTIF(_t._sqlassets_unique_d_id = 2) "
-        "AS unique_d_id FROM (SELECT _t.id, ROW_NUMBER() OVER (PARTITION BY _t.d, _t.id) AS "
+        "AS unique_d_id, COUNT(*) AS row_count FROM (SELECT _t.id, ROW_NUMBER() OVER "
+        "(PARTITION BY _t.d, _t.id) AS "
         "_sqlassets_unique_d_id FROM `acme-prod`.marts.keyed AS _t WHERE _t.d >= @start_date "
         "AND _t.d < @end_date) AS _t"
     )
     assert [(v.check.name, v.passed, dict(v.row)) for v in run.checks] == [
         ("not_null_id", True, {"failures": 0}),
         ("unique_d_id", True, {"failures": 0}),
+        ("row_count", True, {"row_count": 2}),
     ]
+
+
+def _lost_insert(tmp_path: Path, attempts: int, not_found: int) -> tuple[FakeBigQuery, Any, Any]:
+    """(fake, engine, merge job): the job's insert response is lost, jobs.get then 404s."""
+    project = _project(tmp_path, {"marts/temp_merge": TEMP_MERGE})
+    model = project.models["marts.temp_merge"]
+    fake = FakeBigQuery()
+    engine = _engine(fake, retry_policy=RetryPolicy(max_attempts=attempts))
+    job = model_jobs(project, model, engine, resolve_window(model))[-1]
+    fake.outcomes = [Outcome(lose_response=True)]
+    fake.jobs_get_not_found = not_found
+    return fake, engine, job
 
 
 def test_a_404_right_after_a_409_is_retried_then_attaches(tmp_path: Path) -> None:
     """python-bigquery#2134: jobs.get may not find the job the 409 said exists."""
-    project = _project(tmp_path, {"marts/temp_merge": TEMP_MERGE})
-    model = project.models["marts.temp_merge"]
-    fake = FakeBigQuery()
-    engine = _engine(fake, retry_policy=RetryPolicy(max_attempts=5))
-    job = model_jobs(project, model, engine, resolve_window(model))[-1]
-    fake.outcomes = [Outcome(lose_response=True)]
-    fake.jobs_get_not_found = 3
+    fake, engine, job = _lost_insert(tmp_path, attempts=5, not_found=3)
     result = engine.execute(job, JobContext("marts.temp_merge", run_id="r404"))
     assert result.attached is True
     assert fake.executions == {result.job_id: 1}
-    assert len(engine.sleeps) == 3  # type: ignore[attr-defined]
+    assert len(engine.sleeps) == 3
 
 
 def test_a_404_after_a_409_that_never_clears_fails_named(tmp_path: Path) -> None:
-    project = _project(tmp_path, {"marts/temp_merge": TEMP_MERGE})
-    model = project.models["marts.temp_merge"]
-    fake = FakeBigQuery()
-    engine = _engine(fake, retry_policy=RetryPolicy(max_attempts=3))
-    job = model_jobs(project, model, engine, resolve_window(model))[-1]
-    fake.outcomes = [Outcome(lose_response=True)]
-    fake.jobs_get_not_found = 10**6
+    fake, engine, job = _lost_insert(tmp_path, attempts=3, not_found=10**6)
     with pytest.raises(EngineError, match="notFound") as raised:
         engine.execute(job, JobContext("marts.temp_merge", run_id="r404x"))
     assert raised.value.job_id is not None and raised.value.job_id in raised.value.message
     assert fake.executions == {raised.value.job_id: 1}  # never run twice
+    assert len(engine.sleeps) == 2
 
 
 def test_a_create_that_lost_the_race_to_another_run_succeeds(tmp_path: Path) -> None:

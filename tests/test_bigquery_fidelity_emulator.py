@@ -20,33 +20,13 @@ from sqlassets.engines.bigquery import BigQueryEngine
 from sqlassets.project import Project, load_project
 from sqlassets.runner import materialize, resolve_window, run_checks
 from tests.emulator.harness import Emulator, ensure_venv, start_emulator
+from tests.fidelity_models import FILTERED, KEYED_BY_DAY
 from tests.helpers import write_project
 
 # Starts the BigQuery emulator (its own venv): excluded from `make test-fast`.
 pytestmark = pytest.mark.emulator
 
 PROJECT_ID = "test-project"
-KEYED_BY_DAY = """\
--- @materialized: merge
--- @unique_key: d, id
--- @partition_by: d
--- @partitions: daily
--- @start: 2024-01-01
--- @check: not_null(id)
--- @check: unique(d, id)
--- @check: warn row_count(min=1)
-SELECT d, id, v FROM raw.src WHERE d >= @start_date AND d < @end_date
-"""
-FILTERED = """\
--- @materialized: merge
--- @unique_key: id
--- @partition_by: d
--- @merge_filter: d >= DATE_SUB(@start_date, INTERVAL 1 DAY)
--- @partitions: daily
--- @start: 2024-01-01
--- @check: not_null(id)
-SELECT id, d, v FROM raw.src WHERE d >= @start_date AND d < @end_date
-"""
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +46,7 @@ def env(emulator: Emulator, tmp_path: Path) -> tuple[BigQueryEngine, Any, str]:
     engine = BigQueryEngine.from_target(target, client=client)
     client.create_dataset(f"{PROJECT_ID}.raw", exists_ok=True)
     client.query(
-        "CREATE OR REPLACE TABLE raw.src AS SELECT * FROM UNNEST(["
+        "CREATE OR REPLACE TABLE raw.src AS SELECT *, TIMESTAMP(d) AS updated FROM UNNEST(["
         "STRUCT(DATE '2024-01-01' AS d, 1 AS id, 10 AS v), (DATE '2024-01-02', 2, 20), "
         "(DATE '2024-01-02', 3, 30)])"
     ).result()
@@ -145,7 +125,7 @@ def test_a_merge_with_merge_filter_upserts(env, tmp_path: Path) -> None:
         run = _run(project, engine, "marts.filtered", f"filter-{day}", day)
         assert [verdict.passed for verdict in run.checks] == [True]
     (merge,) = [sql for sql in _queries(client, "filter-2024-01-02") if sql.startswith("MERGE")]
-    assert "ON _t.id = _s.id AND (_t.d >= DATE_SUB(@start_date, INTERVAL '1' DAY))" in merge
+    assert "ON _t.id = _s.id AND (_t.d >= DATE_SUB(@start_date, INTERVAL '7' DAY))" in merge
     rows = client.query(f"SELECT id, d FROM marts{suffix}.filtered ORDER BY id").result()
     assert [tuple(row.values()) for row in rows] == [
         (1, date(2024, 1, 1)),

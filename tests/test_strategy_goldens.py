@@ -33,6 +33,7 @@ from sqlassets.spec import LoadMaterialization
 from sqlassets.strategies import checks_query, plan_jobs
 from sqlassets.window import Window, key_window, time_window
 from tests.fakes.bigquery_transport import FakeBigQuery
+from tests.fidelity_models import BIGQUERY_PYPROJECT
 from tests.helpers import (
     SqlFixture,
     bigquery_sent_check_sql,
@@ -43,14 +44,7 @@ from tests.helpers import (
 
 FIXTURES = sql_fixtures(Path(__file__).parent / "fixtures" / "strategies")
 PROJECT_ID = "acme-prod"
-CONFIG = """\
-[tool.sqlassets]
-target = "prod"
-
-[tool.sqlassets.targets.prod]
-engine = "bigquery"
-project = "acme-prod"
-"""
+CONFIG = BIGQUERY_PYPROJECT
 
 
 def _ids(fixtures: list[SqlFixture]) -> list[str]:
