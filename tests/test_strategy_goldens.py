@@ -1,6 +1,6 @@
 """Strategy goldens: a model file and a window in, the BigQuery text sent out.
 
-One layer only: ``sqlassets.strategies.plan_jobs`` (and ``check_query``) on a
+One layer only: ``sqlassets.strategies.plan_jobs`` (and ``checks_query``) on a
 spec, a physical table and a window, with no engine planning around it. The
 expected text is what ``BigQueryEngine`` sends (``tests.helpers.bigquery_sent_sql``),
 not the pretty render the end-to-end goldens in ``fixtures/golden`` pin; the
@@ -30,9 +30,10 @@ from sqlassets.engines.base import JobContext
 from sqlassets.engines.bigquery import BigQueryEngine
 from sqlassets.project import load_project
 from sqlassets.spec import LoadMaterialization
-from sqlassets.strategies import check_query, plan_jobs
+from sqlassets.strategies import checks_query, plan_jobs
 from sqlassets.window import Window, key_window, time_window
 from tests.fakes.bigquery_transport import FakeBigQuery
+from tests.fidelity_models import BIGQUERY_PYPROJECT
 from tests.helpers import (
     SqlFixture,
     bigquery_sent_check_sql,
@@ -43,14 +44,7 @@ from tests.helpers import (
 
 FIXTURES = sql_fixtures(Path(__file__).parent / "fixtures" / "strategies")
 PROJECT_ID = "acme-prod"
-CONFIG = """\
-[tool.sqlassets]
-target = "prod"
-
-[tool.sqlassets.targets.prod]
-engine = "bigquery"
-project = "acme-prod"
-"""
+CONFIG = BIGQUERY_PYPROJECT
 
 
 def _ids(fixtures: list[SqlFixture]) -> list[str]:
@@ -79,8 +73,8 @@ def _plan(fixture: SqlFixture, tmp_path: Path) -> tuple[Any, list[Any], list[Any
         columns = model.analysis.output_columns
     full_refresh = fixture.settings.get("full_refresh") == "true"
     jobs = plan_jobs(spec, target, window, query, columns, preamble, full_refresh)
-    checks = [check_query(spec, check, target, window) for check in spec.checks]
-    return spec, jobs, checks
+    checks = checks_query(spec, target, window)
+    return spec, jobs, [checks] if checks is not None else []
 
 
 def _window(spec: Any, text: str) -> Window:
@@ -104,7 +98,7 @@ def _sent(jobs: list[Any], checks: list[Any]) -> str:
         blocks.append("\n".join([header, *_parameters(job.parameters), bigquery_sent_sql(job)]))
     for query in checks:
         scope = "the window" if query.scoped else "the whole table"
-        header = f"-- check {query.check.name} (over {scope})"
+        header = f"-- checks {', '.join(c.name for c in query.checks)} (over {scope})"
         sql = bigquery_sent_check_sql(query.query)
         blocks.append("\n".join([header, *_parameters(query.parameters), sql]))
     return "\n\n".join(blocks) + "\n"
@@ -148,6 +142,7 @@ def test_every_materialization_and_layout_has_a_case(tmp_path: Path) -> None:
         "view plain",
         "merge plain",
         "merge static",
+        "merge daily",
         "merge partition_by full_refresh",
         "insert_overwrite daily",
         "insert_overwrite hourly",
@@ -188,7 +183,7 @@ def test_the_bigquery_client_sends_the_golden_text(fixture: SqlFixture, tmp_path
     for job in jobs:
         engine.execute(job, context)
     for query in checks:
-        step = JobContext(context.asset, run_id="golden", step=f"check_{query.check.name}")
+        step = JobContext(context.asset, run_id="golden", step="checks")
         engine.fetch_row(query.query, query.parameters, step)
     received = []
     for method, path, body in fake.requests:

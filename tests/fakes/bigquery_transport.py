@@ -3,8 +3,9 @@
 It speaks just enough of the BigQuery REST API (jobs.insert, jobs.get,
 jobs.getQueryResults, jobs.cancel) for the real client to run queries, and
 lets a test inject faults: a lost insert response, 409s, 5xx errors, job
-failures by reason, jobs that never finish, interruptions while waiting.
-Every request is recorded.
+failures by reason, jobs that never finish, interruptions while waiting, 404s
+from jobs.get right after a 409 (python-bigquery#2134). Tables a test puts in
+``tables`` answer tables.get. Every request is recorded.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ _JOB = re.compile(r"/projects/(?P<project>[^/]+)/jobs/(?P<job>[^/]+)$")
 _CANCEL = re.compile(r"/projects/(?P<project>[^/]+)/jobs/(?P<job>[^/]+)/cancel$")
 _DATASETS = re.compile(r"/projects/(?P<project>[^/]+)/datasets$")
 _RESULTS = re.compile(r"/projects/(?P<project>[^/]+)/queries/(?P<job>[^/]+)$")
+_TABLE = re.compile(
+    r"/projects/(?P<project>[^/]+)/datasets/(?P<dataset>[^/]+)/tables/(?P<table>[^/]+)$"
+)
 
 
 @dataclass
@@ -74,6 +78,13 @@ class FakeBigQuery:
         self.timeline: list[tuple[str, str]] = []
         """(event, job id): ``start`` on insert, ``end`` when a poll first finds it done."""
         self.result_schema: list[dict[str, str]] = []
+        self.tables: dict[str, dict[str, Any]] = {}
+        """``dataset.table`` -> the table resource tables.get answers (else 404)."""
+        self.jobs_get_not_found = 0
+        """The next this many jobs.get calls answer 404, as BigQuery may right after a 409."""
+        self.answer: Callable[[str], tuple[list[dict[str, str]], list[list[Any]]] | None] | None
+        self.answer = None
+        """Given a job's query text, its (schema, rows); None falls back to the defaults."""
 
     # The client calls session.request(method=..., url=..., data=..., headers=..., timeout=...).
     def request(self, method: str, url: str, data: Any = None, **_: Any) -> requests.Response:
@@ -91,6 +102,8 @@ class FakeBigQuery:
             return self._results(match.group("job"), parse_qs(urlparse(url).query))
         if method == "GET" and (match := _JOB.search(path)):
             return self._get(match.group("job"))
+        if method == "GET" and (match := _TABLE.search(path)):
+            return self._table(match.group("project"), match.group("dataset"), match.group("table"))
         return _response(404, _error(404, "notFound", f"no route {method} {path}"))
 
     # ------------------------------------------------------------ API
@@ -108,6 +121,10 @@ class FakeBigQuery:
                 409, _error(409, "duplicate", f"Already Exists: Job {project}:{job_id}")
             )
         dry_run = bool(body.get("configuration", {}).get("dryRun"))
+        schema, rows = self.result_schema, self.result_rows
+        if self.answer is not None:
+            text = body.get("configuration", {}).get("query", {}).get("query", "")
+            schema, rows = self.answer(text) or (schema, rows)
         resource = {
             "kind": "bigquery#job",
             "id": f"{project}:{reference.get('location', 'US')}.{job_id}",
@@ -124,11 +141,11 @@ class FakeBigQuery:
                     "totalBytesBilled": str(0 if dry_run else self.bytes_processed),
                     "totalSlotMs": "0" if dry_run else "42",
                     "numDmlAffectedRows": str(self.rows_affected),
-                    "schema": {"fields": self.result_schema},
+                    "schema": {"fields": schema},
                 },
             },
         }
-        job = FakeJob(resource=resource, rows=list(self.result_rows), schema=self.result_schema)
+        job = FakeJob(resource=resource, rows=list(rows), schema=schema)
         if outcome.job_error:
             job.error = {"reason": outcome.job_error, "message": outcome.message}
         if outcome.never_finishes:
@@ -156,9 +173,23 @@ class FakeBigQuery:
 
     def _get(self, job_id: str) -> requests.Response:
         job = self.jobs.get(job_id)
+        if self.jobs_get_not_found > 0:
+            self.jobs_get_not_found -= 1
+            job = None
         if job is None:
             return _response(404, _error(404, "notFound", f"Not found: Job {job_id}"))
         return _response(200, self._resource(job))
+
+    def _table(self, project: str, dataset: str, table: str) -> requests.Response:
+        found = self.tables.get(f"{dataset}.{table}")
+        if found is None:
+            return _response(
+                404, _error(404, "notFound", f"Not found: Table {project}:{dataset}.{table}")
+            )
+        reference = {"projectId": project, "datasetId": dataset, "tableId": table}
+        return _response(
+            200, {"kind": "bigquery#table", "tableReference": reference, "type": "TABLE", **found}
+        )
 
     def _results(self, job_id: str, query: dict[str, list[str]]) -> requests.Response:
         job = self.jobs.get(job_id)

@@ -136,15 +136,24 @@ class Engine(abc.ABC):
 
     @abc.abstractmethod
     def query_schema(
-        self, query: exp.Expression, parameters: Sequence[QueryParameter]
+        self,
+        query: exp.Expression,
+        parameters: Sequence[QueryParameter],
+        preamble: Sequence[exp.Expression] = (),
     ) -> list[tuple[str, str]]:
-        """``(name, type)`` of the output columns of ``query``, without running it."""
+        """``(name, type)`` of the output columns of ``query``, without running it.
+
+        ``preamble`` holds the ``CREATE TEMP FUNCTION`` statements the query calls.
+        """
 
     def query_columns(
-        self, query: exp.Expression, parameters: Sequence[QueryParameter]
+        self,
+        query: exp.Expression,
+        parameters: Sequence[QueryParameter],
+        preamble: Sequence[exp.Expression] = (),
     ) -> list[str]:
-        """The output column names of ``query``, without running it."""
-        return [name for name, _ in self.query_schema(query, parameters)]
+        """The output column names of ``query`` (after ``preamble``), without running it."""
+        return [name for name, _ in self.query_schema(query, parameters, preamble)]
 
     def table_layout(self, table: exp.Table) -> Layout | None:
         """The layout of an existing table; None when unknown or missing.

@@ -124,6 +124,20 @@ class RetryPolicy:
         return (rng or random).uniform(0, ceiling)
 
 
+CREATE_IF_MISSING = "create"
+"""The action of the ``CREATE TABLE IF NOT EXISTS`` job of incremental models."""
+
+
+def lost_create_race(action: str, failure: EngineError) -> bool:
+    """Whether ``failure`` only says another run created the table first (then: success).
+
+    Two first runs may both send ``CREATE TABLE IF NOT EXISTS``; BigQuery can
+    fail the later one with ``duplicate`` ("Already Exists: Table"). The table
+    exists, which is all that job is for. Any other job's ``duplicate`` fails.
+    """
+    return action == CREATE_IF_MISSING and failure.reason == "duplicate"
+
+
 def classify(error: BaseException) -> tuple[str, bool]:
     """``(reason, retryable)`` of a BigQuery error, by reason rather than HTTP status.
 
@@ -368,7 +382,7 @@ class BigQueryEngine(Engine):
             # Submitted before (a lost response, or a retried run): attach, never re-run.
             from google.cloud import bigquery
 
-            found = client.get_job(identifier, location=self.location)
+            found = self._get_conflicting_job(identifier, context, sql)
             if not isinstance(found, bigquery.QueryJob):
                 raise EngineError(
                     f"job `{identifier}` exists and is not a query job", job_id=identifier
@@ -407,7 +421,9 @@ class BigQueryEngine(Engine):
                     if len(rows) > 1:
                         break
         except api_exceptions.GoogleAPICallError as error:
-            raise _engine_error(error, context, identifier, sql) from None
+            failure = _engine_error(error, context, identifier, sql)
+            if not lost_create_race(action, failure):
+                raise failure from None
         except BaseException:
             # KeyboardInterrupt, Dagster's termination, timeouts: the remote job
             # would keep running (and billing) without us.
@@ -431,6 +447,34 @@ class BigQueryEngine(Engine):
             ),
             rows,
         )
+
+    def _get_conflicting_job(self, identifier: str, context: JobContext, sql: str) -> Any:
+        """The job a 409 says exists; BigQuery may answer 404 for it a while longer.
+
+        python-bigquery#2134: right after a 409, jobs.get can return NotFound.
+        Retried with the engine's backoff, a bounded number of times, and the
+        statement is never sent again meanwhile (that would run it twice).
+        """
+        from google.api_core import exceptions as api_exceptions
+
+        policy = self.retry_policy
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return self.client.get_job(identifier, location=self.location)
+            except api_exceptions.NotFound as error:
+                if tries >= policy.max_attempts:
+                    raise EngineError(
+                        f"{context.asset}: notFound: BigQuery answered that job `{identifier}` "
+                        f"exists (409), then {tries} times that it does not (404): "
+                        f"{_message(error)}; look the job up in the console before running again",
+                        job_id=identifier,
+                        sql=sql,
+                        reason="notFound",
+                        retryable=False,
+                    ) from None
+                self._sleep(policy.backoff(tries + 1))
 
     def _drop(self, job: Job, context: JobContext) -> JobResult:
         """Drop tables through the API (a metadata call; no query job is needed)."""
@@ -520,12 +564,19 @@ class BigQueryEngine(Engine):
         return [(field.name, field.field_type) for field in found.schema]
 
     def query_schema(
-        self, query: exp.Expression, parameters: Sequence[QueryParameter]
+        self,
+        query: exp.Expression,
+        parameters: Sequence[QueryParameter],
+        preamble: Sequence[exp.Expression] = (),
     ) -> list[tuple[str, str]]:
-        """``(name, type)`` of the query's columns, from a dry run (no bytes billed)."""
+        """``(name, type)`` of the query's columns, from a dry run (no bytes billed).
+
+        Temp functions and one ``SELECT`` are a single query to BigQuery, not a
+        script, so the dry run of ``preamble; query`` still returns the schema.
+        """
         from google.api_core import exceptions as api_exceptions
 
-        sql = query.sql(DIALECT)
+        sql = ";\n".join(statement.sql(DIALECT) for statement in (*preamble, query))
         try:
             query_job = self.client.query(
                 sql, job_config=self._config(parameters, None, dry_run=True), location=self.location

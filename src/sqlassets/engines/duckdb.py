@@ -342,15 +342,32 @@ class DuckDBEngine(Engine):
         return [(str(column[0]), str(column[1])) for column in description]
 
     def query_schema(
-        self, query: exp.Expression, parameters: Sequence[QueryParameter]
+        self,
+        query: exp.Expression,
+        parameters: Sequence[QueryParameter],
+        preamble: Sequence[exp.Expression] = (),
     ) -> list[tuple[str, str]]:
-        """``(name, type)`` of the translated query's columns, from ``DESCRIBE``."""
-        tree = self.translate(query, {parameter.name: parameter for parameter in parameters})
+        """``(name, type)`` of the translated query's columns, from ``DESCRIBE``.
+
+        The ``preamble``'s macros exist only for the probe: it runs in a
+        transaction that is rolled back.
+        """
+        bound = {parameter.name: parameter for parameter in parameters}
+        head = [self.translate(statement, bound).sql(DIALECT) for statement in preamble]
+        tree = self.translate(query, bound)
         with self._lock:
+            connection = self.connection
+            if head:
+                connection.execute("BEGIN TRANSACTION")
             try:
-                rows = self.connection.execute(f"DESCRIBE {tree.sql(DIALECT)}").fetchall()
+                for text in head:
+                    connection.execute(text)
+                rows = connection.execute(f"DESCRIBE {tree.sql(DIALECT)}").fetchall()
             except duckdb.Error as error:
                 raise EngineError(_first_line(error), sql=tree.sql(DIALECT)) from None
+            finally:
+                if head:
+                    connection.execute("ROLLBACK")
         return [(str(row[0]), str(row[1])) for row in rows]
 
     def fetch_row(
@@ -530,6 +547,10 @@ def _fix_in_place(node: exp.Expression) -> exp.Expression:
                 if not isinstance(prop, exp.PartitionedByProperty | exp.ClusterProperty)
             ],
         )
+    elif isinstance(node, exp.Create) and node.kind == "FUNCTION":
+        # A BigQuery temp function lives for one job; a DuckDB macro for the whole
+        # connection, so the next job that declares it again must replace it.
+        node.set("replace", True)
     elif isinstance(node, exp.Insert) and isinstance(node.this, exp.Table):
         # An insert without a column list is positional on BigQuery (the staged
         # files have the table's layout); DuckDB can match by name instead.

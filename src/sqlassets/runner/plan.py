@@ -134,14 +134,18 @@ def model_jobs(
         spec.materialization, MergeMaterialization | InsertOverwriteMaterialization
     )
     jobs: list[Job] = []
+    exists = False
     if incremental and check_schema and not full_refresh:
-        jobs += schema_jobs(spec, engine, target, query, window)
+        prepare, exists = schema_jobs(spec, engine, target, query, window, preamble)
+        jobs += prepare
     if incremental and check_schema and full_refresh:
         jobs += refresh_jobs(engine, target, spec)
     if incremental and not columns:
         # `SELECT *`: ask the warehouse for the query's columns (a dry run, no data).
-        columns = tuple(engine.query_columns(query, list(window.parameters().values())))
-    return jobs + plan_jobs(spec, target, window, query, columns, preamble, full_refresh)
+        parameters = list(window.parameters().values())
+        columns = tuple(engine.query_columns(query, parameters, preamble))
+    planned = plan_jobs(spec, target, window, query, columns, preamble, full_refresh)
+    return jobs + [job for job in planned if not (exists and job.action == "create")]
 
 
 _GRANULARITY_STEP = {

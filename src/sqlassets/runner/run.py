@@ -19,7 +19,7 @@ from sqlassets.errors import EngineError
 from sqlassets.loader import Model
 from sqlassets.project import Project
 from sqlassets.spec import CheckSpec
-from sqlassets.strategies import check_query
+from sqlassets.strategies import checks_query
 from sqlassets.window import Window
 
 from .plan import piece_jobs, split_window
@@ -116,18 +116,21 @@ class CheckOutcome:
 def run_checks(
     model: Model, engine: Engine, table: exp.Table, window: Window, context: JobContext
 ) -> list[CheckOutcome]:
-    """Run each check of ``model`` on ``table`` over ``window``; a failed query fails its check."""
-    outcomes = []
-    for check in model.spec.checks:
-        query = check_query(model.spec, check, table, window)
-        step = replace(context, step=f"check_{check.name}")
-        try:
-            row = engine.fetch_row(query.query, query.parameters, step)
-            passed = query.passed(row)
-        except EngineError as error:
-            row, passed = {"error": error.message}, False
-        outcomes.append(CheckOutcome(check, passed, row))
-    return outcomes
+    """Run every check of ``model`` on ``table`` over ``window``, as one query.
+
+    A failed query fails every check, each with the error as its row.
+    """
+    query = checks_query(model.spec, table, window)
+    if query is None:
+        return []
+    try:
+        row = engine.fetch_row(query.query, query.parameters, replace(context, step="checks"))
+    except EngineError as error:
+        return [CheckOutcome(check, False, {"error": error.message}) for check in query.checks]
+    return [
+        CheckOutcome(check, query.passed(check, own), own)
+        for check, own in zip(query.checks, query.rows(row), strict=True)
+    ]
 
 
 @dataclass(frozen=True)

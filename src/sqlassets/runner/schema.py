@@ -7,6 +7,7 @@ reports and predicts layouts in its own notation; this module only compares.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlglot import expressions as exp
@@ -81,22 +82,32 @@ def refresh_jobs(engine: Engine, target: exp.Table, spec: ModelSpec) -> list[Job
 
 
 def schema_jobs(
-    spec: ModelSpec, engine: Engine, target: exp.Table, query: exp.Expression, window: Window
-) -> list[Job]:
-    """The jobs that bring an existing table's columns to the query's, or an error."""
+    spec: ModelSpec,
+    engine: Engine,
+    target: exp.Table,
+    query: exp.Expression,
+    window: Window,
+    preamble: Sequence[exp.Expression] = (),
+) -> tuple[list[Job], bool]:
+    """The jobs that bring an existing table's columns to the query's, or an error.
+
+    Also whether the table exists: then the run sends no ``create`` job (it
+    would be a no-op, and one more job per run). ``preamble`` holds the temp
+    functions the query calls.
+    """
     existing = engine.table_columns(target)
     if existing is None:
-        return []
+        return [], False
     layout = changed_layout(engine, target, spec)
     if layout is not None:
         raise SchemaChangeError(
             f"{spec.name.name}: the table is partitioned/clustered as {layout}, the header "
             f"says {engine.expected_layout(spec)}; rebuild it with `sqlassets run --full-refresh`"
         )
-    incoming = engine.query_schema(query, list(window.parameters().values()))
+    incoming = engine.query_schema(query, list(window.parameters().values()), preamble)
     diff = schema_diff(existing, incoming)
     if not diff:
-        return []
+        return [], True
     assert isinstance(spec.materialization, MergeMaterialization | InsertOverwriteMaterialization)
     policy = spec.materialization.on_schema_change
     if policy is OnSchemaChange.FAIL or diff.retyped:
@@ -110,6 +121,6 @@ def schema_jobs(
             f"{spec.name.name}: the query's columns changed ({diff.describe()}); {advice}"
         )
     if not diff.added:
-        return []  # removed columns stay in the table and get NULL from now on
+        return [], True  # removed columns stay in the table and get NULL from now on
     added = [(name, exp.DataType.build(kind, dialect=engine.dialect)) for name, kind in diff.added]
-    return [add_columns(target, added)]
+    return [add_columns(target, added)], True

@@ -12,13 +12,15 @@ package reads top-down:
 - :mod:`~sqlassets.spec.model`: :class:`ModelSpec`;
 - :mod:`~sqlassets.spec.directives`: one value parser per header key and the
   :data:`DIRECTIVES` registry; :mod:`~sqlassets.spec.checks`: the ``@check``
-  language;
+  language; :mod:`~sqlassets.spec.conditions`: boolean SQL in a header
+  (check expressions, ``@merge_filter``);
 - :mod:`~sqlassets.spec.build`: :func:`build_spec`.
 """
 
 from __future__ import annotations
 
 from sqlassets.spec.build import build_spec, name_from_path
+from sqlassets.spec.conditions import TARGET_ALIAS, merge_filter_columns, merge_filter_parameters
 from sqlassets.spec.directives import DIRECTIVES, REPEATABLE, RESERVED_LABELS, parse_table_name
 from sqlassets.spec.invariants import Problem, invariant_problems
 from sqlassets.spec.model import ModelSpec
@@ -61,6 +63,7 @@ __all__ = [
     "PROJECT_ID",
     "REPEATABLE",
     "RESERVED_LABELS",
+    "TARGET_ALIAS",
     "AcceptedValuesCheck",
     "Backfill",
     "Cadence",
@@ -90,6 +93,8 @@ __all__ = [
     "build_spec",
     "check_columns",
     "invariant_problems",
+    "merge_filter_columns",
+    "merge_filter_parameters",
     "name_from_path",
     "parse_bytes",
     "parse_table_name",

@@ -220,7 +220,9 @@ def _materialization(given: GivenDirectives, materialized: Materialized) -> Mate
         if "unique_key" not in values:
             return None
         return MergeMaterialization(
-            unique_key=values["unique_key"], on_schema_change=on_schema_change
+            unique_key=values["unique_key"],
+            on_schema_change=on_schema_change,
+            merge_filter=values.get("merge_filter"),
         )
     if materialized is Materialized.LOAD:
         given.report_problems(load_without_uris(materialized, declared))

@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import sqlglot
 from sqlglot import expressions as exp
 from sqlglot.errors import SqlglotError
-from sqlglot.tokenizer_core import Token, TokenType
 
-from sqlassets.dialect import DIALECT, side_effect, side_effect_keyword
+from sqlassets.dialect import DIALECT
 from sqlassets.errors import Location, did_you_mean
+from sqlassets.spec.conditions import (
+    MAX_NESTING,
+    NESTED_TOO_DEEPLY,
+    boolean_sql_problem,
+    nested_too_deeply,
+    too_deep,
+)
 from sqlassets.spec.directives import parse_columns, parse_identifier, split_list
 from sqlassets.spec.types import (
     CHECK_KINDS,
@@ -36,36 +42,6 @@ _CHECK = re.compile(
     r"(?P<warn>warn\s+)?(?P<kind>[A-Za-z_]+)\s*\((?P<args>.*)\)", re.IGNORECASE | re.DOTALL
 )
 _BOUND = re.compile(r"(min|max)\s*=\s*(\d+)")
-
-MAX_NESTING = 100
-"""How deep parentheses, brackets and ``CASE … END`` may nest in a query or a check.
-
-sqlglot parses, and writes each engine's SQL, by recursion: a query nested
-much deeper fails with Python's ``RecursionError`` (parentheses near 500
-levels, arrays near 200 when written for DuckDB). No hand-written query comes
-close to this limit; a generated one can be flattened with CTEs.
-"""
-NESTED_TOO_DEEPLY = (
-    f"nested too deeply: more than {MAX_NESTING} levels of parentheses, brackets or CASE; "
-    "flatten the expression, for example with CTEs (`WITH step AS (…)`)"
-)
-"""The message for SQL nested deeper than :data:`MAX_NESTING`."""
-_OPENS = frozenset({TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.CASE})
-_CLOSES = frozenset({TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.END})
-
-
-def too_deep(stream: Iterable[Token]) -> Token | None:
-    """The first token that opens a level deeper than :data:`MAX_NESTING`, or None."""
-    depth = 0
-    for token in stream:
-        if token.token_type in _OPENS:
-            depth += 1
-            if depth > MAX_NESTING:
-                return token
-        elif token.token_type in _CLOSES and depth:
-            depth -= 1
-    return None
-
 
 # Each kind's arguments: (kind, the text between the parentheses, its offset in
 # the value, the fields every check has, the names given so far) to a check.
@@ -149,7 +125,7 @@ def _expression(
     kind: str, args: str, at: int, common: dict[str, Any], names: dict[str, int]
 ) -> CheckSpec:
     name = _check_name(kind, (), names)
-    problem = _boolean_sql_problem(args.strip())
+    problem = boolean_sql_problem(args.strip())
     if problem:
         raise InvalidValue(problem, at)
     return ExpressionCheck(name=name, sql=args.strip(), **common)
@@ -168,7 +144,7 @@ _KINDS: dict[str, _KindParser] = {
 def _literal_list(text: str) -> tuple[str | int | float | bool, ...] | str:
     """The literals of ``[a, b, …]``, or why it is not such a list. Cached like checks."""
     try:
-        array = None if _nested_too_deeply(text) else sqlglot.parse_one(text, read=DIALECT)
+        array = None if nested_too_deeply(text) else sqlglot.parse_one(text, read=DIALECT)
     except (SqlglotError, RecursionError):
         array = None
     if not isinstance(array, exp.Array) or not array.expressions:
@@ -190,38 +166,16 @@ def _literal_list(text: str) -> tuple[str | int | float | bool, ...] | str:
     return tuple(values)
 
 
-@functools.lru_cache(maxsize=4096)
-def _boolean_sql_problem(text: str) -> str | None:
-    """Why ``text`` is not one boolean expression, or None. Cached: checks repeat across files."""
-    try:
-        if _nested_too_deeply(text):
-            return f"the expression is {NESTED_TOO_DEEPLY}"
-        statements = sqlglot.parse(text, read=DIALECT)
-    except SqlglotError as error:
-        return f"the expression does not parse: {_first_line(error)}"
-    except RecursionError:
-        return f"the expression is {NESTED_TOO_DEEPLY}"
-    if len(statements) != 1 or statements[0] is None:
-        return "the expression must be one boolean SQL expression"
-    if isinstance(statements[0], exp.Query | exp.DDL | exp.DML | exp.Command):
-        return "the expression must be a boolean condition, not a statement"
-    found = side_effect([statements[0]])
-    if found is not None:
-        keyword = side_effect_keyword(found[1])
-        return f"`{keyword}` inside the expression: a check reads, never writes"
-    return None
-
-
-def _nested_too_deeply(text: str) -> bool:
-    """Whether ``text`` nests deeper than :data:`MAX_NESTING` (raises if it cannot be tokenized)."""
-    return too_deep(sqlglot.Dialect.get_or_raise(DIALECT).tokenize(text)) is not None
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
-
-
 def _check_name(kind: str, columns: tuple[str, ...], names: dict[str, int]) -> str:
     base = "_".join((kind, *columns)).lower()
     names[base] = names.get(base, 0) + 1
     return base if names[base] == 1 else f"{base}_{names[base]}"
+
+
+__all__ = [
+    # Defined in conditions.py; still importable from here, where they used to live.
+    "MAX_NESTING",
+    "NESTED_TOO_DEEPLY",
+    "parse_check",
+    "too_deep",
+]

@@ -3,7 +3,8 @@
 Each parser takes the text after ``@key:`` and returns the typed value, or
 raises :class:`~sqlassets.values.InvalidValue` with the offset of the problem
 inside the value. ``@check`` has its own small language
-(:mod:`sqlassets.spec.checks`).
+(:mod:`sqlassets.spec.checks`); ``@merge_filter`` is boolean SQL
+(:mod:`sqlassets.spec.conditions`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from sqlassets.errors import did_you_mean
 from sqlassets.parameters import PARTITION_KEY, START_DATE
+from sqlassets.spec.conditions import parse_merge_filter
 from sqlassets.spec.types import (
     PLACEHOLDER,
     Backfill,
@@ -508,6 +510,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "tags": _parse_tags,
     "group": _parse_group,
     "on_schema_change": lambda v: _parse_choice(v, OnSchemaChange),
+    "merge_filter": parse_merge_filter,
 }
 """The parser of each directive given at most once."""
 REPEATABLE = frozenset({"check"})

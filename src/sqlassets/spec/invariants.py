@@ -48,6 +48,7 @@ ONLY_FOR = {
     "uris": {Materialized.LOAD},
     "format": {Materialized.LOAD},
     "on_schema_change": {Materialized.MERGE, Materialized.INSERT_OVERWRITE},
+    "merge_filter": {Materialized.MERGE},
 }
 """Directives that apply to some materializations only."""
 

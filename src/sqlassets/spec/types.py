@@ -14,9 +14,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sqlassets.errors import Location
+from sqlassets.spec.conditions import parse_merge_filter
 
 PLACEHOLDER = re.compile(r"\{(?P<name>[A-Za-z_]+)(?::(?P<format>[^{}]*))?\}")
 """A ``{name}`` or ``{name:strftime format}`` placeholder of a :class:`UriTemplate`."""
@@ -97,6 +98,14 @@ class MergeMaterialization(Frozen):
     kind: Literal["merge"] = "merge"
     unique_key: tuple[str, ...] = Field(min_length=1)
     on_schema_change: OnSchemaChange = OnSchemaChange.FAIL
+    merge_filter: str | None = None
+    """``@merge_filter``: a condition on the target ANDed into ``ON`` (limits what is read)."""
+
+    @field_validator("merge_filter")
+    @classmethod
+    def _merge_filter(cls, value: str | None) -> str | None:
+        # A spec built in code obeys the same rule as a header.
+        return None if value is None else parse_merge_filter(value)
 
 
 class InsertOverwriteMaterialization(Frozen):

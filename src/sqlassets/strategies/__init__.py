@@ -6,9 +6,10 @@ parameters (``@start_date``) or as typed literals substituted on the tree,
 never as formatted text.
 
 - :mod:`.ddl`: ``table`` and ``view`` (``CREATE OR REPLACE``), ``ALTER``/``DROP``;
-- :mod:`.merge`: ``merge`` and ``insert_overwrite`` (one atomic ``MERGE``);
+- :mod:`.merge`: ``merge`` (one ``MERGE``, the window or ``@merge_filter`` in
+  its ``ON``) and ``insert_overwrite`` (one atomic job per window);
 - :mod:`.load`: ``load`` (``LOAD DATA``);
-- :mod:`.checks`: each ``@check`` as a single-row query.
+- :mod:`.checks`: every ``@check`` of a model as one single-row query.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlglot import expressions as exp
 from sqlassets.errors import StrategyError
 from sqlassets.job import Job
 from sqlassets.spec import (
+    TARGET_ALIAS,
     InsertOverwriteMaterialization,
     LoadMaterialization,
     MergeMaterialization,
@@ -30,8 +32,8 @@ from sqlassets.spec import (
 from sqlassets.window import Window
 
 from .body import parse_body, rewrite_references
-from .checks import CheckQuery, check_query
-from .common import SOURCE_ALIAS, TARGET_ALIAS, window_condition
+from .checks import ChecksQuery, checks_query
+from .common import SOURCE_ALIAS, window_condition
 from .ddl import add_columns, drop_table, replace_jobs
 from .load import load_jobs, load_uris, temp_table_name
 from .merge import incremental_jobs
@@ -87,9 +89,9 @@ def plan_jobs(
 __all__ = [
     "SOURCE_ALIAS",
     "TARGET_ALIAS",
-    "CheckQuery",
+    "ChecksQuery",
     "add_columns",
-    "check_query",
+    "checks_query",
     "drop_table",
     "load_uris",
     "parse_body",

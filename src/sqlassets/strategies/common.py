@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import sqlglot
 from sqlglot import expressions as exp
 
+from sqlassets.dialect import DIALECT
 from sqlassets.errors import StrategyError
 from sqlassets.job import inline_parameters, parameter_names
 from sqlassets.parameters import END_DATE, END_TS, START_DATE, START_TS
-from sqlassets.spec import ModelSpec, PartitionBy
+from sqlassets.spec import TARGET_ALIAS, ModelSpec, PartitionBy
 from sqlassets.window import QueryParameter, Window
 
-TARGET_ALIAS = "_t"
+from .body import refuse_side_effects
+
 SOURCE_ALIAS = "_s"
 
 
@@ -116,3 +119,19 @@ def inline_window(statement: exp.Expression, window: Window) -> exp.Expression:
     """``statement`` with the window's parameters as literals (DDL takes no parameters)."""
     bound_parameters(statement, window)
     return inline_parameters(statement, window.parameters())
+
+
+def on_target(condition: str, what: str) -> exp.Expression:
+    """A header's boolean SQL (a check, a merge filter) with bare columns on :data:`TARGET_ALIAS`.
+
+    Lint refuses writes first; the files may have changed since, so again here.
+    """
+    tree = sqlglot.parse_one(condition, read=DIALECT)
+    refuse_side_effects([tree], what)
+    return tree.transform(
+        lambda node: (
+            exp.column(node.this.copy(), table=TARGET_ALIAS)
+            if isinstance(node, exp.Column) and not node.table
+            else node
+        )
+    )

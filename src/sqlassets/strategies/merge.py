@@ -9,6 +9,7 @@ from sqlglot import expressions as exp
 from sqlassets.errors import StrategyError
 from sqlassets.job import Job
 from sqlassets.spec import (
+    TARGET_ALIAS,
     InsertOverwriteMaterialization,
     MergeMaterialization,
     ModelSpec,
@@ -18,11 +19,11 @@ from sqlassets.window import QueryParameter, Window
 
 from .common import (
     SOURCE_ALIAS,
-    TARGET_ALIAS,
     bound_parameters,
     create,
     empty,
     inline_window,
+    on_target,
     subquery,
     window_condition,
 )
@@ -91,9 +92,17 @@ def _target(target: exp.Table) -> exp.Table:
 
 
 def merge_upsert(
-    target: exp.Table, query: exp.Expression, unique_key: Sequence[str], columns: Sequence[str]
+    target: exp.Table,
+    query: exp.Expression,
+    unique_key: Sequence[str],
+    columns: Sequence[str],
+    target_conditions: Sequence[exp.Expr] = (),
 ) -> exp.Merge:
-    """``MERGE target USING (query) ON keys``: update matched rows, insert the others."""
+    """``MERGE target USING (query) ON keys``: update matched rows, insert the others.
+
+    ``target_conditions`` (on :data:`TARGET_ALIAS` only) are ANDed into ``ON``:
+    BigQuery then reads only the target's rows, and partitions, they allow.
+    """
     on = exp.and_(
         *(
             exp.EQ(
@@ -101,7 +110,8 @@ def merge_upsert(
                 expression=exp.column(key, table=SOURCE_ALIAS),
             )
             for key in unique_key
-        )
+        ),
+        *(exp.Paren(this=condition) for condition in target_conditions),
     )
     keys = {key.lower() for key in unique_key}
     updates = [
@@ -176,7 +186,8 @@ def incremental_jobs(
     if isinstance(materialization, MergeMaterialization):
         if not columns:
             raise StrategyError(f"{spec.name.name}: the merge needs the query's output columns")
-        merge = merge_upsert(target, query.copy(), materialization.unique_key, columns)
+        source, conditions = _merge_scope(spec, materialization, window, query.copy(), columns)
+        merge = merge_upsert(target, source, materialization.unique_key, columns, conditions)
         action = "merge"
     else:
         assert isinstance(materialization, InsertOverwriteMaterialization)
@@ -191,6 +202,31 @@ def incremental_jobs(
         Job("create", (*head, create_statement)),
         Job(action, (*head, merge), bound_parameters(merge, window)),
     ]
+
+
+def _merge_scope(
+    spec: ModelSpec,
+    materialization: MergeMaterialization,
+    window: Window,
+    query: exp.Expression,
+    columns: Sequence[str],
+) -> tuple[exp.Expression, list[exp.Expr]]:
+    """The merge's source and the conditions on the target it adds to ``ON``.
+
+    With the partition column in the key, the window limits the target (the
+    key match implies it): the source is guarded to the window as an
+    overwrite's is, since a source row outside it would match nothing and be
+    inserted a second time. ``@merge_filter`` comes on top.
+    """
+    conditions: list[exp.Expr] = []
+    partition_by = spec.partition_by
+    keys = {key.lower() for key in materialization.unique_key}
+    if partition_by is not None and window.is_time and partition_by.column.lower() in keys:
+        conditions.append(window_condition(partition_by, TARGET_ALIAS))
+        query = guarded_source(query, partition_by, window, columns)
+    if materialization.merge_filter:
+        conditions.append(on_target(materialization.merge_filter, "@merge_filter"))
+    return query, conditions
 
 
 def rebuild(

@@ -78,7 +78,9 @@ The finding points at the value (or the part of it that is wrong). A URI
 must name a valid bucket and stay inside it: a ``.`` or ``..`` segment,
 plainly or percent-encoded, is refused (``sqlassets.spec.directives.check_gcs_uri``),
 since locally it would resolve outside ``gcs_root``. A byte limit is at most
-BigQuery's int64.
+BigQuery's int64. A ``@merge_filter`` is one condition on the target's own
+columns (bare or ``_t.col``) and the window parameters: no subquery, no
+aggregate, no column of another table (``sqlassets.spec.conditions.parse_merge_filter``).
 
 Anti-pattern::
 

@@ -1,8 +1,9 @@
 """A column named in the header is missing from the query's output.
 
-The partition column, cluster columns, unique key and the columns checks
-name must all be columns of the final ``SELECT``; BigQuery would reject the
-table, or the merge and checks would fail at run time. (Skipped when the
+The partition column, cluster columns, unique key, the columns checks name
+and those ``@merge_filter`` reads must all be columns of the final
+``SELECT``; BigQuery would reject the table, or the merge and checks would
+fail at run time. (Skipped when the
 final projection uses ``*``: the columns are not known without a schema.)
 
 Anti-pattern::
@@ -20,7 +21,7 @@ from sqlassets.codes import Code
 from sqlassets.errors import Diagnostic, Location
 from sqlassets.lint.rule import Rule, per_model
 from sqlassets.loader import Model
-from sqlassets.spec import MergeMaterialization, check_columns
+from sqlassets.spec import MergeMaterialization, check_columns, merge_filter_columns
 
 
 def check_model(model: Model) -> Iterator[Diagnostic]:
@@ -40,6 +41,12 @@ def check_model(model: Model) -> Iterator[Diagnostic]:
     if isinstance(spec.materialization, MergeMaterialization):
         location = spec.location_of("unique_key")
         named += [(c, "unique key column", location) for c in spec.materialization.unique_key]
+        if spec.materialization.merge_filter:
+            location = spec.location_of("merge_filter")
+            named += [
+                (c, "@merge_filter column", location)
+                for c in merge_filter_columns(spec.materialization.merge_filter)
+            ]
     for check in spec.checks:
         named += [
             (c, f"column of check `{check.name}`", check.location) for c in check_columns(check)

@@ -1,0 +1,134 @@
+"""Issue 10 on the BigQuery emulator, which enforces ``require_partition_filter``
+on queries and lists the jobs a run sent: a second merge run sends no create
+job, a model's checks are one query that runs on a table requiring a partition
+filter, and ``@merge_filter`` reaches the MERGE."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.api_core.exceptions import BadRequest
+from google.cloud import bigquery
+
+from sqlassets.config import BigQueryTarget
+from sqlassets.engines.base import JobContext
+from sqlassets.engines.bigquery import BigQueryEngine
+from sqlassets.project import Project, load_project
+from sqlassets.runner import materialize, resolve_window, run_checks
+from tests.emulator.harness import Emulator, ensure_venv, start_emulator
+from tests.fidelity_models import FILTERED, KEYED_BY_DAY
+from tests.helpers import write_project
+
+# Starts the BigQuery emulator (its own venv): excluded from `make test-fast`.
+pytestmark = pytest.mark.emulator
+
+PROJECT_ID = "test-project"
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    ensure_venv()
+    with start_emulator(project=PROJECT_ID) as running:
+        yield running
+
+
+@pytest.fixture
+def env(emulator: Emulator, tmp_path: Path) -> tuple[BigQueryEngine, Any, str]:
+    client = emulator.client()
+    suffix = f"_{tmp_path.name[-8:].replace('-', '_')}"
+    target = BigQueryTarget(
+        project=PROJECT_ID, location="US", dataset_suffix=suffix, api_endpoint=emulator.endpoint
+    )
+    engine = BigQueryEngine.from_target(target, client=client)
+    client.create_dataset(f"{PROJECT_ID}.raw", exists_ok=True)
+    client.query(
+        "CREATE OR REPLACE TABLE raw.src AS SELECT *, TIMESTAMP(d) AS updated FROM UNNEST(["
+        "STRUCT(DATE '2024-01-01' AS d, 1 AS id, 10 AS v), (DATE '2024-01-02', 2, 20), "
+        "(DATE '2024-01-02', 3, 30)])"
+    ).result()
+    return engine, client, suffix
+
+
+def _project(root: Path, name: str, sql: str) -> Project:
+    write_project(root, {f"sql/marts/{name}.sql": sql})
+    return load_project(root, display_base=root).raise_for_errors()
+
+
+def _run(project: Project, engine: BigQueryEngine, name: str, run_id: str, day: str) -> Any:
+    model = project.models[name]
+    return materialize(project, model, engine, [resolve_window(model, partition=day)], run_id)
+
+
+def _queries(client: bigquery.Client, run_id: str) -> list[str]:
+    """The statements of the jobs a run sent, in the order it sent them."""
+    jobs = [
+        job
+        for job in client.list_jobs(all_users=True)
+        if (job.labels or {}).get("dagster_run_id") == run_id
+    ]
+    return [job.query for job in sorted(jobs, key=lambda job: job.created)]
+
+
+def test_a_second_merge_run_sends_one_merge_and_one_check_query(env, tmp_path: Path) -> None:
+    engine, client, _ = env
+    project = _project(tmp_path, "keyed", KEYED_BY_DAY)
+    _run(project, engine, "marts.keyed", "first-run", "2024-01-02")
+    run = _run(project, engine, "marts.keyed", "second-run", "2024-01-02")
+    sent = _queries(client, "second-run")
+    assert [sql.split(" ", 1)[0] for sql in sent] == ["MERGE", "SELECT"], sent
+    assert [(v.check.name, v.passed) for v in run.checks] == [
+        ("not_null_id", True),
+        ("unique_d_id", True),
+        ("row_count", True),
+    ]
+    assert dict(run.checks[2].row) == {"row_count": 2}
+
+
+def test_the_check_query_runs_on_a_table_requiring_a_partition_filter(env, tmp_path: Path) -> None:
+    """The emulator refuses a query on such a table without a WHERE on its partition column.
+
+    (It refuses every MERGE into one, whatever its ``ON``: it runs a MERGE as a
+    join and looks for the filter in WHERE only. The window in ``ON`` is asserted
+    on the fake transport, tests/test_bigquery_fidelity.py.)
+    """
+    engine, client, suffix = env
+    project = _project(tmp_path, "keyed", KEYED_BY_DAY)
+    _run(project, engine, "marts.keyed", "before", "2024-01-02")
+    table = f"marts{suffix}.keyed"
+    client.query(f"ALTER TABLE {table} SET OPTIONS (require_partition_filter = TRUE)").result()
+    with pytest.raises(BadRequest, match="partition elimination"):
+        client.query(f"SELECT COUNT(*) FROM {table}").result()
+    model = project.models["marts.keyed"]
+    window = resolve_window(model, partition="2024-01-02")
+    outcomes = run_checks(
+        model,
+        engine,
+        engine.naming.table(model.spec.name),
+        window,
+        JobContext("marts.keyed", run_id="checks"),
+    )
+    assert [(outcome.check.name, outcome.passed, dict(outcome.row)) for outcome in outcomes] == [
+        ("not_null_id", True, {"failures": 0}),
+        ("unique_d_id", True, {"failures": 0}),
+        ("row_count", True, {"row_count": 2}),
+    ]
+
+
+def test_a_merge_with_merge_filter_upserts(env, tmp_path: Path) -> None:
+    engine, client, suffix = env
+    project = _project(tmp_path, "filtered", FILTERED)
+    for day in ("2024-01-01", "2024-01-02", "2024-01-02"):
+        run = _run(project, engine, "marts.filtered", f"filter-{day}", day)
+        assert [verdict.passed for verdict in run.checks] == [True]
+    (merge,) = [sql for sql in _queries(client, "filter-2024-01-02") if sql.startswith("MERGE")]
+    assert "ON _t.id = _s.id AND (_t.d >= DATE_SUB(@start_date, INTERVAL '7' DAY))" in merge
+    rows = client.query(f"SELECT id, d FROM marts{suffix}.filtered ORDER BY id").result()
+    assert [tuple(row.values()) for row in rows] == [
+        (1, date(2024, 1, 1)),
+        (2, date(2024, 1, 2)),
+        (3, date(2024, 1, 2)),
+    ]
