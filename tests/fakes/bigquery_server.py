@@ -226,7 +226,19 @@ class _Job:
     plan: JobPlan
     dry_run: bool
     schema: list[Column] = field(default_factory=list)
+    effects: list[_Effect] = field(default_factory=list)
     applied: bool = False
+
+
+@dataclass(frozen=True)
+class _Effect:
+    """What a statement does to the tracked tables when its job succeeds."""
+
+    kind: str
+    """``create``, ``create_if_missing``, ``add_columns`` or ``drop``."""
+    reference: str
+    table: Table | None = None
+    columns: tuple[Column, ...] = ()
 
 
 class BigQueryStandIn:
@@ -342,7 +354,11 @@ class BigQueryStandIn:
                     return timeline
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError(f"the stand-in never reached the condition: {timeline}")
+                    raise TimeoutError(
+                        f"the stand-in never reached the condition in {timeout_s} s: "
+                        f"{len(timeline.jobs)} job(s), {len(timeline.running())} running, "
+                        f"{len(timeline.requests)} request(s)"
+                    )
                 # Also wake when a running job's time is up: "done" needs no request.
                 ends = [job.done_at - timeline.now for job in timeline.running()]
                 self._lock.wait(min([left, *(end + 0.001 for end in ends)]))
@@ -397,6 +413,8 @@ class BigQueryStandIn:
     def _insert_job(
         self, project: str, body: dict[str, Any], query: dict[str, str]
     ) -> tuple[int, dict[str, Any]]:
+        # A job starts when its insert arrives: the stand-in's own parsing is not the client's.
+        arrived = self._now()
         reference = body.get("jobReference", {})
         configuration = body.get("configuration", {})
         sql = str(configuration.get("query", {}).get("query", ""))
@@ -410,18 +428,26 @@ class BigQueryStandIn:
         except SqlglotError as error:
             return 400, _error(400, "invalidQuery", f"Syntax error: {error}")
         plan = JobPlan(0.0) if dry_run else self.plan(sql)
+        # The analysis (sqlglot) runs outside the lock, on a snapshot of the tables read:
+        # other requests, and the long polls of jobs finishing now, are not held up.
+        writes, reads = self._tables_of(statements)
         with self._lock:
             self._settle()
+            known = {
+                name: tuple(self._tables[name].columns) for name in reads if name in self._tables
+            }
+        schema = _schema(known)
+        result = self._result_schema(statements, schema)
+        effects = [] if dry_run else self._effects(statements, schema)
+        with self._lock:
             job_id = str(reference.get("jobId") or f"standin_job_{len(self._jobs)}")
             if not dry_run and job_id in self._jobs:
                 return 409, _error(409, "duplicate", f"Already Exists: Job {project}:{job_id}")
-            now = self._now()
-            writes, reads = self._tables_of(statements)
             record = JobRecord(
                 job_id=job_id,
                 sql=sql,
-                inserted_at=now,
-                done_at=now + plan.seconds,
+                inserted_at=arrived,
+                done_at=arrived + plan.seconds,
                 writes=writes,
                 reads=reads,
                 error=plan.error,
@@ -439,8 +465,7 @@ class BigQueryStandIn:
                 "configuration": configuration,
                 "user_email": "standin@example.invalid",
             }
-            job = _Job(record, resource, statements, plan, dry_run)
-            job.schema = self._result_schema(statements)
+            job = _Job(record, resource, statements, plan, dry_run, result, effects)
             if dry_run:
                 job.applied = True
             else:
@@ -556,40 +581,59 @@ class BigQueryStandIn:
             if not job.applied and self._done(job):
                 job.applied = True
                 if not job.record.error:
-                    for statement in job.statements:
-                        self._apply(statement)
+                    for effect in job.effects:
+                        self._apply(effect)
 
-    def _apply(self, statement: exp.Expr) -> None:
-        if isinstance(statement, exp.Create) and str(statement.args.get("kind")).upper() in (
-            "TABLE",
-            "VIEW",
-        ):
-            target = statement.this
-            declared: list[Column] = []
-            if isinstance(target, exp.Schema):
-                declared = [
-                    _column(definition.name, definition.args.get("kind"))
-                    for definition in target.expressions
-                    if isinstance(definition, exp.ColumnDef)
-                ]
-                target = target.this
-            if not isinstance(target, exp.Table):
-                return
-            reference = self._qualified(target)
-            if statement.args.get("exists") and reference in self._tables:
-                return
-            query = statement.expression
-            columns = declared or (self._columns(query) if isinstance(query, exp.Query) else [])
-            partitioning, clustering = _layout(statement)
-            self._tables[reference] = Table(reference, columns, partitioning, clustering)
-        elif isinstance(statement, exp.Alter) and isinstance(statement.this, exp.Table):
-            found = self._tables.get(self._qualified(statement.this))
+    def _apply(self, effect: _Effect) -> None:
+        if effect.kind == "drop":
+            self._tables.pop(effect.reference, None)
+        elif effect.kind == "add_columns":
+            found = self._tables.get(effect.reference)
             if found is not None:
-                for action in statement.args.get("actions") or []:
-                    if isinstance(action, exp.ColumnDef):
-                        found.columns.append(_column(action.name, action.args.get("kind")))
-        elif isinstance(statement, exp.Drop) and isinstance(statement.this, exp.Table):
-            self._tables.pop(self._qualified(statement.this), None)
+                found.columns.extend(effect.columns)
+        elif effect.table is not None and (
+            effect.kind == "create" or effect.reference not in self._tables
+        ):
+            self._tables[effect.reference] = replace(effect.table, columns=[*effect.table.columns])
+
+    def _effects(self, statements: Sequence[exp.Expr], schema: MappingSchema) -> list[_Effect]:
+        """What ``statements`` will do to the tables (columns typed from ``schema``)."""
+        effects: list[_Effect] = []
+        for statement in statements:
+            if isinstance(statement, exp.Create) and str(statement.args.get("kind")).upper() in (
+                "TABLE",
+                "VIEW",
+            ):
+                target = statement.this
+                declared: list[Column] = []
+                if isinstance(target, exp.Schema):
+                    declared = [
+                        _column(definition.name, definition.args.get("kind"))
+                        for definition in target.expressions
+                        if isinstance(definition, exp.ColumnDef)
+                    ]
+                    target = target.this
+                if not isinstance(target, exp.Table):
+                    continue
+                reference = self._qualified(target)
+                query = statement.expression
+                columns = declared or (
+                    self._columns(query, schema) if isinstance(query, exp.Query) else []
+                )
+                partitioning, clustering = _layout(statement)
+                table = Table(reference, columns, partitioning, clustering)
+                kind = "create_if_missing" if statement.args.get("exists") else "create"
+                effects.append(_Effect(kind, reference, table))
+            elif isinstance(statement, exp.Alter) and isinstance(statement.this, exp.Table):
+                added = tuple(
+                    _column(action.name, action.args.get("kind"))
+                    for action in statement.args.get("actions") or []
+                    if isinstance(action, exp.ColumnDef)
+                )
+                effects.append(_Effect("add_columns", self._qualified(statement.this), None, added))
+            elif isinstance(statement, exp.Drop) and isinstance(statement.this, exp.Table):
+                effects.append(_Effect("drop", self._qualified(statement.this)))
+        return effects
 
     def _qualified(self, table: exp.Table) -> str:
         return ".".join((table.catalog or self.project, table.db, table.name))
@@ -612,22 +656,11 @@ class BigQueryStandIn:
                 written.add(writes)
         return writes, tuple(name for name in read if name not in written)
 
-    def _schema(self) -> MappingSchema:
-        nested: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
-        for table in self._tables.values():
-            project, dataset, name = table.reference.split(".", 2)
-            nested.setdefault(project, {}).setdefault(dataset, {})[name] = {
-                column.name: _sqlglot_type(column.type) for column in table.columns
-            }
-        tables: dict[str, object] = dict(nested)
-        return MappingSchema(tables, dialect="bigquery")
-
-    def _columns(self, query: exp.Query) -> list[Column]:
-        """The output columns of ``query``, typed from what the stand-in knows."""
+    def _columns(self, query: exp.Query, schema: MappingSchema) -> list[Column]:
+        """The output columns of ``query``, typed from the tables of ``schema``."""
         try:
-            schema = self._schema()
             typed = qualify(
-                query.copy(),
+                query,  # in place: the job's statements are only read for their kinds after this
                 schema=schema,
                 dialect="bigquery",
                 catalog=self.project,
@@ -644,11 +677,11 @@ class BigQueryStandIn:
             if select.alias_or_name
         ]
 
-    def _result_schema(self, statements: Sequence[exp.Expr]) -> list[Column]:
+    def _result_schema(self, statements: Sequence[exp.Expr], schema: MappingSchema) -> list[Column]:
         if _is_query(statements):
             last = statements[-1]
             assert isinstance(last, exp.Query)
-            return self._columns(last)
+            return self._columns(last, schema)
         return []
 
     # ------------------------------------------------------------ datasets and tables
@@ -774,6 +807,18 @@ def _column(name: str, kind: object) -> Column:
         kind = inner if isinstance(inner, exp.DataType) else kind
     base = re.split(r"[<(]", kind.sql("bigquery"), maxsplit=1)[0].upper()
     return Column(name, _LEGACY_TYPES.get(base, base), mode)
+
+
+def _schema(tables: Mapping[str, Sequence[Column]]) -> MappingSchema:
+    """A sqlglot schema of ``{project.dataset.table: columns}``."""
+    nested: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
+    for reference, columns in tables.items():
+        project, dataset, name = reference.split(".", 2)
+        nested.setdefault(project, {}).setdefault(dataset, {})[name] = {
+            column.name: _sqlglot_type(column.type) for column in columns
+        }
+    mapping: dict[str, object] = dict(nested)
+    return MappingSchema(mapping, dialect="bigquery")
 
 
 def _sqlglot_type(rest_type: str) -> str:
