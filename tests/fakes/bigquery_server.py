@@ -393,7 +393,10 @@ class BigQueryStandIn:
             if method == route_method and (match := pattern.match(path)):
                 arguments = {key: unquote(value) for key, value in match.groupdict().items()}
                 handler: Callable[..., tuple[int, dict[str, Any]]] = getattr(self, name)
-                answer = handler(body=body or {}, query=query, **arguments)
+                try:
+                    answer = handler(body=body or {}, query=query, **arguments)
+                except _Answer as early:
+                    answer = early.status, early.payload
                 break
         with self._lock:
             if answer is None:
@@ -472,14 +475,19 @@ class BigQueryStandIn:
                 self._jobs[job_id] = job
             return 200, self._resource(job)
 
+    def _job(self, project: str, job: str) -> _Job:
+        """The job ``job``, or a 404 answer (the caller holds the lock)."""
+        found = self._jobs.get(job)
+        if found is None:
+            raise _Answer(404, _error(404, "notFound", f"Not found: Job {project}:{job}"))
+        return found
+
     def _get_job(
         self, project: str, job: str, body: dict[str, Any], query: dict[str, str]
     ) -> tuple[int, dict[str, Any]]:
         with self._lock:
             self._settle()
-            found = self._jobs.get(job)
-            if found is None:
-                return 404, _error(404, "notFound", f"Not found: Job {project}:{job}")
+            found = self._job(project, job)
             self._observe(found)
             return 200, self._resource(found)
 
@@ -489,9 +497,7 @@ class BigQueryStandIn:
         wait_s = int(query["timeoutMs"]) / 1000 if "timeoutMs" in query else DEFAULT_POLL_S
         deadline = time.monotonic() + wait_s
         with self._lock:
-            found = self._jobs.get(job)
-            if found is None:
-                return 404, _error(404, "notFound", f"Not found: Job {project}:{job}")
+            found = self._job(project, job)
             # Long poll: wait until the job is done (or cancelled), at most timeoutMs.
             while not self._done(found) and (left := deadline - time.monotonic()) > 0:
                 self._lock.wait(min(left, max(found.record.done_at - self._now(), 0.0) + 0.001))
@@ -526,9 +532,7 @@ class BigQueryStandIn:
     ) -> tuple[int, dict[str, Any]]:
         with self._lock:
             self._settle()
-            found = self._jobs.get(job)
-            if found is None:
-                return 404, _error(404, "notFound", f"Not found: Job {project}:{job}")
+            found = self._job(project, job)
             if not self._done(found):
                 found.record = replace(
                     found.record, done_at=self._now(), cancelled=True, error="stopped"
@@ -740,6 +744,15 @@ class BigQueryStandIn:
             if self._tables.pop(f"{project}.{dataset}.{table}", None) is None:
                 return 404, _error(404, "notFound", f"Not found: Table {project}:{dataset}.{table}")
         return 204, {}
+
+
+class _Answer(Exception):
+    """An answer given before a handler's end (a 404 from a lookup)."""
+
+    def __init__(self, status: int, payload: dict[str, Any]) -> None:
+        super().__init__(status)
+        self.status = status
+        self.payload = payload
 
 
 class _Handler(BaseHTTPRequestHandler):
