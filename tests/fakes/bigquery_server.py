@@ -167,7 +167,8 @@ class Timeline:
     requests: tuple[tuple[str, str], ...] = ()
     """``(method, path)`` of every request, in arrival order."""
     unhandled: tuple[tuple[str, str], ...] = ()
-    """Requests no route answered (404 ``noRoute``): the stand-in is missing an API."""
+    """Requests no route answered (404 ``noRoute``): the stand-in is missing an API; and
+    ``("PARSE", sql)`` for a job statement sqlglot could only read as a ``Command``."""
     now: float = 0.0
     """When the snapshot was taken (seconds since the server started)."""
 
@@ -278,6 +279,7 @@ class BigQueryStandIn:
 
     def start(self) -> BigQueryStandIn:
         """Listen on a free port of 127.0.0.1 and serve from a background thread."""
+        _load_dialect()
         stand_in = self
 
         class Handler(_Handler):
@@ -430,6 +432,10 @@ class BigQueryStandIn:
             ]
         except SqlglotError as error:
             return 400, _error(400, "invalidQuery", f"Syntax error: {error}")
+        if any(isinstance(statement, exp.Command) for statement in statements):
+            # sqlglot gave up on a statement: its tables are unknown, the figures would lie.
+            with self._lock:
+                self._unhandled.append(("PARSE", sql))
         plan = JobPlan(0.0) if dry_run else self.plan(sql)
         # The analysis (sqlglot) runs outside the lock, on a snapshot of the tables read:
         # other requests, and the long polls of jobs finishing now, are not held up.
@@ -780,6 +786,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _load_dialect() -> None:
+    """Import sqlglot's BigQuery dialect here, before any handler thread needs it.
+
+    sqlglot registers a dialect class at the start of its metaclass's ``__new__``: a
+    thread that looks the dialect up while another thread's first use is importing it
+    gets a half-built class, and parses ``CREATE … `a-b`.c.d`` as a ``Command``.
+    """
+    query = sqlglot.parse_one("SELECT 1 AS x", read="bigquery")
+    annotate_types(query, dialect="bigquery").sql("bigquery")
 
 
 def _written(statement: exp.Expr) -> exp.Table | None:
