@@ -31,7 +31,9 @@ from tests.fakes.bigquery_server import (
 P = DEFAULT_PROJECT
 
 
-def _record(job_id: str, start: float, end: float, writes: str, reads: tuple[str, ...] = ()):
+def _record(
+    job_id: str, start: float, end: float, writes: str, reads: tuple[str, ...] = ()
+) -> JobRecord:
     return JobRecord(job_id, "", start, end, writes, reads)
 
 
