@@ -617,6 +617,62 @@ def generate_project(dest: Path, n_models: int, seed: int = 0) -> list[Path]:
     return written
 
 
+def layered_parents(layers: int, width: int, seed: int = 0) -> list[list[list[int]]]:
+    """Upstream of each model of a layered DAG: model *j* of layer *k* reads 1-2 of layer *k-1*.
+
+    ``result[k][j]`` are indices into layer ``k - 1`` (empty for layer 0). Every
+    model of a layer below the top is read by some model of the next layer, so
+    each layer waits on the whole previous one.
+    """
+    rng = random.Random(seed)
+    parents: list[list[list[int]]] = [[[] for _ in range(width)]]
+    for _ in range(1, layers):
+        layer = [sorted({j, rng.randrange(width)}) for j in range(width)]
+        rng.shuffle(layer)
+        parents.append(layer)
+    return parents
+
+
+def layered_model_name(layer: int, index: int) -> str:
+    """``l<layer>.m<index>``: the dataset is the layer."""
+    return f"l{layer}.m{index:03d}"
+
+
+def generate_layered_project(
+    dest: Path, layers: int, width: int, seed: int = 0, pyproject: str = ""
+) -> list[Path]:
+    """Write ``layers`` x ``width`` tiny ``table`` models (see :func:`layered_parents`).
+
+    Layer 0 builds 20 rows from ``GENERATE_ARRAY``; every later model joins its
+    1-2 upstream models on ``id``. ``pyproject`` is the ``pyproject.toml`` text
+    (a target, typically). Returns the SQL files written.
+    """
+    written: list[Path] = []
+    (dest / "sql").mkdir(parents=True, exist_ok=True)
+    (dest / "pyproject.toml").write_text(pyproject)
+    for layer, ups in enumerate(layered_parents(layers, width, seed)):
+        for index, upstream in enumerate(ups):
+            if not upstream:
+                body = (
+                    f"SELECT n AS id, n * {index + 1} AS value\n"
+                    "FROM UNNEST(GENERATE_ARRAY(1, 20)) AS n"
+                )
+            else:
+                first, *rest = upstream
+                body = (
+                    f"SELECT a.id, a.value + {index} AS value\n"
+                    f"FROM {layered_model_name(layer - 1, first)} AS a"
+                )
+                for k, other in enumerate(rest):
+                    body += f"\nJOIN {layered_model_name(layer - 1, other)} AS b{k} USING (id)"
+            dataset, table = layered_model_name(layer, index).split(".")
+            path = dest / "sql" / dataset / f"{table}.sql"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"-- @materialized: table\n{body}\n")
+            written.append(path)
+    return written
+
+
 def main() -> None:
     """Command line: ``python bench/generate.py DEST --models N [--seed S]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
