@@ -11,10 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlglot import expressions as exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.tokenizer_core import TokenType
 
 DIALECT = "bigquery"
 """The dialect model files are written in."""
+
+# Loaded now, under the import lock: sqlglot registers a dialect class before it is
+# complete, so a thread looking it up while another's first use still imports it gets
+# a half-built dialect (and parses DDL as an opaque Command).
+Dialect.get_or_raise(DIALECT)
 
 # Statements that write, change or run something. A model body is a pure query:
 # none of these may stand anywhere in its tree (BigQuery runs `WITH d AS

@@ -50,6 +50,8 @@ MAX_PARTITIONS_PER_JOB = 4000
 """BigQuery's limit on partitions one job may modify."""
 
 _TABLE_LOCKS: dict[str, threading.Lock] = {}
+_CREATED_DATASETS: set[str] = set()
+"""Datasets this process created or found (``endpoint project.dataset``), for every engine."""
 _TABLE_LOCKS_GUARD = threading.Lock()
 
 
@@ -258,6 +260,7 @@ class BigQueryEngine(Engine):
                     self._client = make_client(self.project, self.location, None)
                 else:
                     self._client = self._client_factory()
+                _settle_environment(self._client)
             return self._client
 
     # ------------------------------------------------------------ rendering
@@ -494,19 +497,28 @@ class BigQueryEngine(Engine):
         )
 
     def _ensure_datasets(self, datasets: Sequence[tuple[str, str]]) -> None:
-        """Create the datasets a job writes to, once per engine (BigQuery needs them first)."""
+        """Create the datasets a job writes to, once per process (BigQuery needs them first).
+
+        Steps of a run each have their own engine and run in threads: they share
+        what was created, and create one dataset at a time (racing creates of the
+        same dataset can fail as a commit conflict rather than the 409 that
+        ``exists_ok`` absorbs).
+        """
         from google.cloud import bigquery
 
         for project, dataset in datasets:
             key = f"{project or self.project}.{dataset}"
             if key in self._datasets:
                 continue
-            reference = bigquery.Dataset(key)
-            reference.location = self.location
-            # Steps in threads create one dataset at a time: racing creates of the same one can
-            # fail as a commit conflict instead of the 409 that exists_ok absorbs.
-            with table_lock(f"dataset:{key}"):
-                self.client.create_dataset(reference, exists_ok=True)
+            # Keyed by endpoint too: two emulators (or BigQuery and one) are two warehouses.
+            endpoint = getattr(getattr(self.client, "_connection", None), "API_BASE_URL", "")
+            shared = f"{endpoint} {key}"
+            with table_lock(f"dataset:{shared}"):
+                if shared not in _CREATED_DATASETS:
+                    reference = bigquery.Dataset(key)
+                    reference.location = self.location
+                    self.client.create_dataset(reference, exists_ok=True)
+                    _CREATED_DATASETS.add(shared)
             self._datasets.add(key)
 
     def _cancel(self, identifier: str, query_job: Any) -> None:
@@ -661,6 +673,27 @@ def make_client(project: str, location: str, api_endpoint: str | None) -> bigque
             client_options={"api_endpoint": api_endpoint},
         )
     return bigquery.Client(project=project, location=location)
+
+
+def _settle_environment(client: Any) -> None:
+    """Read the proxy and CA settings of the environment once per client, not per request.
+
+    ``requests`` re-reads every environment variable on each request
+    (``trust_env``): a few ms each, a third of a step's CPU when many steps
+    share one process. One client talks to one endpoint, so what the
+    environment says for it is settled once: the same proxies (``NO_PROXY``
+    included) and CA bundle, fixed on the session.
+    """
+    import requests.utils
+
+    session = getattr(client, "_http", None)
+    endpoint = getattr(getattr(client, "_connection", None), "API_BASE_URL", None)
+    if not isinstance(session, requests.Session) or not endpoint or not session.trust_env:
+        return
+    settings = session.merge_environment_settings(endpoint, {}, None, None, None)
+    session.proxies.update(settings["proxies"])
+    session.verify = settings["verify"]
+    session.trust_env = False
 
 
 def _partitioning(column: str, granularity: str) -> str:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import duckdb
 from sqlglot import expressions as exp
+from sqlglot.dialects.dialect import Dialect
 
 from sqlassets.config import DuckDBTarget
 from sqlassets.engines.base import (
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from sqlassets.config import Config, Target
 
 DIALECT = "duckdb"
+Dialect.get_or_raise(DIALECT)  # loaded under the import lock, see sqlassets.dialect
 
 # DuckDB releases that return wrong results on the write paths this engine takes:
 # 2.0.0 reads a table filled from a temp table of one row group or more
