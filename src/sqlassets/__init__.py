@@ -11,9 +11,21 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from sqlassets.dagster import SqlAssetsComponent, SqlAssetsTranslator, build_definitions
+    from sqlassets.dagster import (
+        SqlAssetsComponent,
+        SqlAssetsTranslator,
+        build_definitions,
+        make_threaded_executor,
+        threaded_executor,
+    )
 
-__all__ = ["SqlAssetsComponent", "SqlAssetsTranslator", "build_definitions"]
+__all__ = [
+    "SqlAssetsComponent",
+    "SqlAssetsTranslator",
+    "build_definitions",
+    "make_threaded_executor",
+    "threaded_executor",
+]
 
 
 def __getattr__(name: str) -> Any:

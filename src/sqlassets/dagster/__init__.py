@@ -2,6 +2,12 @@
 
 from sqlassets.dagster.component import SqlAssetsComponent
 from sqlassets.dagster.definitions import build_definitions, definitions_for
+from sqlassets.dagster.executor import (
+    ThreadedExecutor,
+    make_threaded_executor,
+    materialize_in_threads,
+    threaded_executor,
+)
 from sqlassets.dagster.resources import DuckDBEngineResource
 from sqlassets.dagster.translator import SqlAssetsTranslator
 
@@ -20,6 +26,10 @@ __all__ = [
     "DuckDBEngineResource",
     "SqlAssetsComponent",
     "SqlAssetsTranslator",
+    "ThreadedExecutor",
     "build_definitions",
     "definitions_for",
+    "make_threaded_executor",
+    "materialize_in_threads",
+    "threaded_executor",
 ]
