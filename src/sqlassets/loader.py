@@ -359,13 +359,32 @@ class Model:
         return self.analysis.reads if self.analysis else ()
 
 
+LoadResult = tuple[Model | None, list[Diagnostic]]
+"""What loading one file gives: the model (None if it has errors) and every diagnostic."""
+
+
 def load_model(
     source: Path, sql_dir: Path, display_base: Path | None = None, lineage: bool = False
-) -> tuple[Model | None, list[Diagnostic]]:
+) -> LoadResult:
     """Load one file. Returns the model (None if it has errors) and every diagnostic."""
-    path = display_path(source, display_base)
+    return load_source(
+        source.read_bytes(),
+        source,
+        display_path(source, display_base),
+        relative_path(source, sql_dir),
+        lineage,
+    )
+
+
+def relative_path(source: Path, sql_dir: Path) -> PurePosixPath:
+    """``source`` relative to the SQL folder: what a model's default name comes from."""
+    return PurePosixPath(source.relative_to(sql_dir).as_posix())
+
+
+def decode_source(data: bytes, path: str) -> tuple[str | None, list[Diagnostic]]:
+    """The text of a file's bytes as ``Path.read_text`` gives it, or why it is not text."""
     try:
-        text = source.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         return None, [
             Diagnostic(
@@ -374,6 +393,8 @@ def load_model(
                 Location(path, 1, 1),
             )
         ]
+    if "\r" in text:  # universal newlines, as text-mode reading translates them
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "\x00" in text:
         before = text[: text.index("\x00")]
         line = before.count("\n") + 1
@@ -385,8 +406,22 @@ def load_model(
                 Location(path, line, column),
             )
         ]
+    return text, []
+
+
+def load_source(
+    data: bytes, source: Path, path: str, relative: PurePosixPath, lineage: bool = False
+) -> LoadResult:
+    """Load one file from its bytes; ``path`` is how findings show it.
+
+    The result depends on ``data``, ``path``, ``relative`` and ``lineage`` only
+    (``source`` is recorded on the model), which is what the analysis cache
+    keys entries by.
+    """
+    text, problems = decode_source(data, path)
+    if text is None:
+        return None, problems
     header = parse_header(text, path)
-    relative = PurePosixPath(source.relative_to(sql_dir).as_posix())
     spec, diagnostics = build_spec(header, path, relative)
     diagnostics = [*header.diagnostics, *diagnostics]
     analysis: SqlAnalysis | None = None
