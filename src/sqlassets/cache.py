@@ -94,16 +94,23 @@ def code_version() -> str:
     The sqlassets sources are hashed rather than trusting its version number,
     so that editing them (a development install) never serves stale entries.
     """
+    return hash_code(
+        Path(sqlassets.__file__).parent,
+        (
+            str(_FORMAT),
+            sqlassets.__version__,
+            str(getattr(sqlglot, "__version__", "")),
+            pydantic.VERSION,
+            sys.implementation.cache_tag or sys.version,
+        ),
+    )
+
+
+def hash_code(package: Path, versions: tuple[str, ...]) -> str:
+    """A short hash of ``versions`` and every ``.py`` file under ``package`` (names and bytes)."""
     digest = hashlib.sha256()
-    for part in (
-        str(_FORMAT),
-        sqlassets.__version__,
-        str(getattr(sqlglot, "__version__", "")),
-        pydantic.VERSION,
-        sys.implementation.cache_tag or sys.version,
-    ):
+    for part in versions:
         digest.update(part.encode() + b"\0")
-    package = Path(sqlassets.__file__).parent
     for source in sorted(package.rglob("*.py")):
         digest.update(source.relative_to(package).as_posix().encode() + b"\0")
         digest.update(source.read_bytes() + b"\0")
@@ -137,22 +144,39 @@ def encode(result: LoadResult, lineage: bool) -> bytes:
     return buffer.getvalue()
 
 
-def decode(payload: bytes | memoryview, lineage: bool, source: Path) -> LoadResult | None:
-    """The result stored in ``payload``; None if it is unusable or lacks lineage asked for."""
+_Unpacked = tuple[bool, tuple[Any, ...] | None, list[Diagnostic]]
+
+
+def _unpack(payload: bytes | memoryview) -> _Unpacked | None:
+    """``(has lineage, model parts, diagnostics)`` of a payload; None if it is unusable."""
     try:
         version, has_lineage, parts, diagnostics = pickle.loads(payload)
-        if version != _FORMAT or not isinstance(diagnostics, list):
-            return None
-        if lineage and not has_lineage:
-            return None
-        if parts is None:
-            return None, diagnostics
-        spec, sql, body_line, analysis = parts
     except Exception:  # anything unpickling garbage raises: the entry is a miss
         return None
+    if version != _FORMAT or not isinstance(diagnostics, list):
+        return None
+    if parts is not None and (not isinstance(parts, tuple) or len(parts) != 4):
+        return None
+    return bool(has_lineage), parts, diagnostics
+
+
+def _result(unpacked: _Unpacked, lineage: bool, source: Path) -> LoadResult | None:
+    """The load result of an unpacked payload; None if it lacks the lineage asked for."""
+    has_lineage, parts, diagnostics = unpacked
+    if lineage and not has_lineage:
+        return None
+    if parts is None:
+        return None, diagnostics
+    spec, sql, body_line, analysis = parts
     if has_lineage and not lineage and analysis is not None:
         analysis = dataclasses.replace(analysis, column_sources=None, token_hash=None)
     return Model(spec, sql, body_line, analysis, source), diagnostics
+
+
+def decode(payload: bytes | memoryview, lineage: bool, source: Path) -> LoadResult | None:
+    """The result stored in ``payload``; None if it is unusable or lacks lineage asked for."""
+    unpacked = _unpack(payload)
+    return None if unpacked is None else _result(unpacked, lineage, source)
 
 
 def _digest(payload: bytes | memoryview, key: str) -> bytes:
@@ -167,6 +191,8 @@ class AnalysisCache:
         self.directory = root / code_version() if root is not None else None
         self._writable = root is not None
         self._prepared = False
+        self.rejected = 0
+        """Entries found but unusable (truncated, corrupt, foreign): each is rewritten."""
         self._lock = threading.Lock()
 
     @classmethod
@@ -195,12 +221,15 @@ class AnalysisCache:
             entry = (self.directory / key).read_bytes()
         except OSError:
             return None
-        if len(entry) <= _HEAD or not entry.startswith(_MAGIC):
+        unpacked = None
+        if len(entry) > _HEAD and entry.startswith(_MAGIC):
+            payload = memoryview(entry)[_HEAD:]
+            if _digest(payload, key) == entry[len(_MAGIC) : _HEAD]:
+                unpacked = _unpack(payload)
+        if unpacked is None:
+            self.rejected += 1
             return None
-        payload = memoryview(entry)[_HEAD:]
-        if _digest(payload, key) != entry[len(_MAGIC) : _HEAD]:
-            return None
-        return decode(payload, lineage, source)
+        return _result(unpacked, lineage, source)
 
     def put(self, key: str, payload: bytes) -> None:
         """Store ``payload`` (from :func:`encode`) under ``key``, atomically; never raises."""
