@@ -27,7 +27,7 @@ from sqlassets.cache import (
 )
 from sqlassets.cli import main
 from sqlassets.config import load_config
-from sqlassets.errors import ConfigError
+from sqlassets.errors import ConfigError, display_path
 from sqlassets.loader import LoadResult
 from sqlassets.project import Project, load_project
 from tests.helpers import write_project
@@ -58,13 +58,13 @@ def _cache_on(monkeypatch: pytest.MonkeyPatch) -> None:
 def analysed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The display path of every file analysed (not served by the cache), in this process."""
     calls: list[str] = []
-    original = project_module.load_source
+    original = project_module.load_model
 
-    def counting(data: bytes, source: Path, path: str, *args: Any) -> LoadResult:
-        calls.append(path)
-        return original(data, source, path, *args)
+    def counting(source: Path, sql_dir: Path, display_base: Path | None, *args: Any) -> LoadResult:
+        calls.append(display_path(source, display_base))
+        return original(source, sql_dir, display_base, *args)
 
-    monkeypatch.setattr(project_module, "load_source", counting)
+    monkeypatch.setattr(project_module, "load_model", counting)
     return calls
 
 

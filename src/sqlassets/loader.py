@@ -364,25 +364,21 @@ LoadResult = tuple[Model | None, list[Diagnostic]]
 
 
 def load_model(
-    source: Path, sql_dir: Path, display_base: Path | None = None, lineage: bool = False
+    source: Path,
+    sql_dir: Path,
+    display_base: Path | None = None,
+    lineage: bool = False,
+    data: bytes | None = None,
 ) -> LoadResult:
-    """Load one file. Returns the model (None if it has errors) and every diagnostic."""
-    return load_source(
-        source.read_bytes(),
-        source,
-        display_path(source, display_base),
-        relative_path(source, sql_dir),
-        lineage,
-    )
+    """Load one file. Returns the model (None if it has errors) and every diagnostic.
 
-
-def relative_path(source: Path, sql_dir: Path) -> PurePosixPath:
-    """``source`` relative to the SQL folder: what a model's default name comes from."""
-    return PurePosixPath(source.relative_to(sql_dir).as_posix())
-
-
-def decode_source(data: bytes, path: str) -> tuple[str | None, list[Diagnostic]]:
-    """The text of a file's bytes as ``Path.read_text`` gives it, or why it is not text."""
+    ``data`` is the file's bytes when already read. The result depends only on
+    them, on the file's path (as displayed, and relative to ``sql_dir``) and
+    on ``lineage``: what the analysis cache keys its entries by.
+    """
+    path = display_path(source, display_base)
+    if data is None:
+        data = source.read_bytes()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -393,7 +389,7 @@ def decode_source(data: bytes, path: str) -> tuple[str | None, list[Diagnostic]]
                 Location(path, 1, 1),
             )
         ]
-    if "\r" in text:  # universal newlines, as text-mode reading translates them
+    if "\r" in text:  # universal newlines, as reading in text mode translates them
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "\x00" in text:
         before = text[: text.index("\x00")]
@@ -406,23 +402,8 @@ def decode_source(data: bytes, path: str) -> tuple[str | None, list[Diagnostic]]
                 Location(path, line, column),
             )
         ]
-    return text, []
-
-
-def load_source(
-    data: bytes, source: Path, path: str, relative: PurePosixPath, lineage: bool = False
-) -> LoadResult:
-    """Load one file from its bytes; ``path`` is how findings show it.
-
-    The result depends on ``data``, ``path``, ``relative`` and ``lineage`` only
-    (``source`` is recorded on the model), which is what the analysis cache
-    keys entries by.
-    """
-    text, problems = decode_source(data, path)
-    if text is None:
-        return None, problems
     header = parse_header(text, path)
-    spec, diagnostics = build_spec(header, path, relative)
+    spec, diagnostics = build_spec(header, path, relative_path(source, sql_dir))
     diagnostics = [*header.diagnostics, *diagnostics]
     analysis: SqlAnalysis | None = None
     # A load model whose header has an error still has no query to check.
@@ -437,6 +418,11 @@ def load_source(
     if spec is None or any(d.severity is Severity.ERROR for d in diagnostics):
         return None, diagnostics
     return Model(spec, header.body, header.body_line, analysis, source), diagnostics
+
+
+def relative_path(source: Path, sql_dir: Path) -> PurePosixPath:
+    """``source`` relative to the SQL folder: what a model's default name comes from."""
+    return PurePosixPath(source.relative_to(sql_dir).as_posix())
 
 
 def _declares_load(header: Header) -> bool:

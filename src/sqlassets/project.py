@@ -10,13 +10,13 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import repeat
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from sqlassets.cache import AnalysisCache, decode, encode
 from sqlassets.config import Config, find_project_dir, load_config
 from sqlassets.errors import ConfigError, Diagnostic, Location, ProjectError, display_path
 from sqlassets.graph import Graph, build_graph
-from sqlassets.loader import LoadResult, Model, iter_model_files, load_source, relative_path
+from sqlassets.loader import LoadResult, Model, iter_model_files, load_model, relative_path
 
 
 @dataclass(frozen=True)
@@ -82,9 +82,17 @@ class _Miss:
     index: int
     source: Path
     data: bytes
-    path: str
-    relative: PurePosixPath
     key: str | None
+
+
+def _key(
+    cache: AnalysisCache, source: Path, data: bytes, sql_dir: Path, display_base: Path | None
+) -> str | None:
+    """The cache key of a file (None when the cache is off): what its result depends on."""
+    if not cache.enabled:
+        return None
+    relative = relative_path(source, sql_dir).as_posix()
+    return cache.key(data, display_path(source, display_base), relative)
 
 
 def _from_cache(
@@ -99,20 +107,20 @@ def _from_cache(
     misses: list[_Miss] = []
     for index, source in enumerate(files):
         data = source.read_bytes()
-        path = display_path(source, display_base)
-        relative = relative_path(source, sql_dir)
-        key = cache.key(data, path, str(relative)) if cache.enabled else None
+        key = _key(cache, source, data, sql_dir, display_base)
         hit = cache.get(key, lineage, source) if key is not None else None
         if hit is None:
-            misses.append(_Miss(index, source, data, path, relative, key))
+            misses.append(_Miss(index, source, data, key))
         else:
             results[index] = hit
     return results, misses
 
 
-def _analyse(miss: _Miss, lineage: bool, cache: AnalysisCache) -> tuple[LoadResult, bytes]:
+def _analyse(
+    miss: _Miss, sql_dir: Path, display_base: Path | None, lineage: bool, cache: AnalysisCache
+) -> tuple[LoadResult, bytes]:
     """Load one file from its bytes, and store the result in the cache."""
-    result = load_source(miss.data, miss.source, miss.path, miss.relative, lineage)
+    result = load_model(miss.source, sql_dir, display_base, lineage, miss.data)
     payload = encode(result, lineage)
     if miss.key is not None:
         cache.put(miss.key, payload)
@@ -136,11 +144,9 @@ def _analyse_batch(
     with _bulk_gc():
         for source in files:
             data = source.read_bytes()
-            path = display_path(source, display_base)
-            relative = relative_path(source, sql_dir)
-            key = cache.key(data, path, str(relative)) if cache.enabled else None
-            miss = _Miss(0, source, data, path, relative, key)
-            payloads.append(_analyse(miss, lineage, cache)[1])
+            key = _key(cache, source, data, sql_dir, display_base)
+            miss = _Miss(0, source, data, key)
+            payloads.append(_analyse(miss, sql_dir, display_base, lineage, cache)[1])
     return payloads
 
 
@@ -158,7 +164,7 @@ def _load_files(
         workers = _workers(jobs, len(misses))
         if workers <= 1:
             for miss in misses:
-                results[miss.index] = _analyse(miss, lineage, cache)[0]
+                results[miss.index] = _analyse(miss, sql_dir, display_base, lineage, cache)[0]
     if workers > 1:
         batches = [misses[start::workers] for start in range(workers)]
         context = multiprocessing.get_context("fork")
@@ -183,9 +189,9 @@ def _load_files(
             for batch, payloads in zip(batches, encoded, strict=True):
                 for miss, payload in zip(batch, payloads, strict=True):
                     decoded = decode(payload, lineage, miss.source)
-                    results[miss.index] = (
-                        decoded if decoded is not None else _analyse(miss, lineage, cache)[0]
-                    )
+                    if decoded is None:  # pragma: no cover - a worker's own payload always decodes
+                        decoded = _analyse(miss, sql_dir, display_base, lineage, cache)[0]
+                    results[miss.index] = decoded
     return [result for result in results if result is not None]
 
 
