@@ -72,13 +72,13 @@ def analysed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def caches(monkeypatch: pytest.MonkeyPatch) -> list[AnalysisCache]:
     """The cache of every load, in order."""
     made: list[AnalysisCache] = []
-    original = AnalysisCache.for_config
+    original = AnalysisCache.for_project
 
-    def kept(config: Any, environ: Any = None) -> AnalysisCache:
-        made.append(original(config, environ))
+    def kept(*args: Any) -> AnalysisCache:
+        made.append(original(*args))
         return made[-1]
 
-    monkeypatch.setattr(AnalysisCache, "for_config", kept)
+    monkeypatch.setattr(AnalysisCache, "for_project", kept)
     return made
 
 
@@ -347,13 +347,13 @@ def _load_in_child(root: str, rounds: int, queue: Any) -> None:
     """Load ``rounds`` times, each time from an emptied cache the other child also writes."""
     try:
         caches: list[AnalysisCache] = []
-        original = AnalysisCache.for_config
+        original = AnalysisCache.for_project
 
-        def kept(config: Any) -> AnalysisCache:
-            caches.append(original(config))
+        def kept(*args: Any) -> AnalysisCache:
+            caches.append(original(*args))
             return caches[-1]
 
-        project_module.AnalysisCache.for_config = kept  # type: ignore[method-assign]
+        project_module.AnalysisCache.for_project = kept  # type: ignore[method-assign]
         results = []
         for _ in range(rounds):
             version = Path(root) / ".sqlassets" / "cache" / code_version()
@@ -447,7 +447,11 @@ def test_the_cache_folder_is_configurable(tmp_path: Path, monkeypatch: pytest.Mo
     _load(tmp_path)
     assert len(list((tmp_path / "elsewhere" / code_version()).iterdir())) == len(FILES)
     monkeypatch.setenv(CACHE_DIR_ENV, "relative")
-    assert cache_root(load_config(tmp_path)) == tmp_path.resolve() / "relative"
+    config = load_config(tmp_path)
+    assert cache_root(config.root, config.cache_dir) == tmp_path.resolve() / "relative"
+    monkeypatch.delenv(CACHE_DIR_ENV)
+    assert cache_root(config.root, config.cache_dir) == tmp_path.resolve() / "build" / "c"
+    assert cache_root(tmp_path) == tmp_path / ".sqlassets" / "cache"
     assert not (tmp_path / ".sqlassets").exists()
 
 

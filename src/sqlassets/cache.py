@@ -52,10 +52,11 @@ import pydantic
 import sqlglot
 
 import sqlassets
-from sqlassets.config import DEFAULT_CACHE_DIR, Config
 from sqlassets.errors import Diagnostic, Location
 from sqlassets.loader import LoadResult, Model, SqlAnalysis, TableRead
 
+DEFAULT_CACHE_DIR = ".sqlassets/cache"
+"""Where the cache lives by default, in the project directory."""
 CACHE_DIR_ENV = "SQLASSETS_CACHE_DIR"
 """Puts the cache in this folder (relative paths: to the project directory)."""
 NO_CACHE_ENV = "SQLASSETS_NO_CACHE"
@@ -72,19 +73,21 @@ _OFF = frozenset({"", "0", "false", "no", "off"})
 log = logging.getLogger(__name__)
 
 
-def cache_root(config: Config, environ: Mapping[str, str] | None = None) -> Path | None:
+def cache_root(
+    project_dir: Path, configured: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Path | None:
     """The cache folder of a project, or None when ``$SQLASSETS_NO_CACHE`` turns it off.
 
-    ``$SQLASSETS_CACHE_DIR``, else ``cache_dir`` of ``[tool.sqlassets]``, else
-    ``.sqlassets/cache`` in the project directory.
+    ``$SQLASSETS_CACHE_DIR`` (relative: to ``project_dir``), else ``configured``
+    (``cache_dir`` of ``[tool.sqlassets]``), else ``.sqlassets/cache``.
     """
     environ = os.environ if environ is None else environ
     if environ.get(NO_CACHE_ENV, "").strip().lower() not in _OFF:
         return None
     relocated = environ.get(CACHE_DIR_ENV, "").strip()
     if relocated:
-        return config.resolve_path(relocated)
-    return config.cache_dir or config.resolve_path(DEFAULT_CACHE_DIR)
+        return project_dir / Path(relocated).expanduser()
+    return configured or project_dir / DEFAULT_CACHE_DIR
 
 
 @cache
@@ -196,9 +199,14 @@ class AnalysisCache:
         self._lock = threading.Lock()
 
     @classmethod
-    def for_config(cls, config: Config, environ: Mapping[str, str] | None = None) -> AnalysisCache:
+    def for_project(
+        cls,
+        project_dir: Path,
+        configured: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> AnalysisCache:
         """The cache of a project, where :func:`cache_root` says."""
-        return cls(cache_root(config, environ))
+        return cls(cache_root(project_dir, configured, environ))
 
     @property
     def enabled(self) -> bool:

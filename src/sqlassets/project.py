@@ -222,7 +222,7 @@ def load_project(
     files = iter_model_files(config.sql_dir)
     diagnostics: list[Diagnostic] = list(config.diagnostics)
     models: list[Model] = []
-    cache = AnalysisCache.for_config(config)
+    cache = AnalysisCache.for_project(config.root, config.cache_dir)
     for model, found in _load_files(files, config.sql_dir, display_base, lineage, jobs, cache):
         diagnostics.extend(found)
         if model is not None:
