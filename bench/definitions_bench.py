@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -35,8 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from generate import generate_project
 
@@ -68,6 +68,12 @@ def partitions_def(described):
         else:
             partitions[key] = dg.TimeWindowPartitionsDefinition(**described)
     return partitions[key]
+def policy(value):
+    if value is None:
+        return None
+    if value == 0:
+        return dg.BackfillPolicy.single_run()
+    return dg.BackfillPolicy.multi_run(max_partitions_per_run=value)
 def noop(context):
     return None
 assets = []
@@ -81,26 +87,139 @@ for model in manifest["models"]:
     )
     checks = [
         dg.AssetCheckSpec(name=name, asset=key, blocking=blocking)
-        for name, blocking in model["checks"]
+        for name, blocking, _ in model["checks"]
     ]
-    policy = model["backfill"]
     assets.append(
         dg.multi_asset(
             name="__".join(model["key"]),
             specs=[spec],
             check_specs=checks,
             partitions_def=spec.partitions_def,
-            backfill_policy=(
-                None if policy is None
-                else dg.BackfillPolicy.single_run() if policy == 0
-                else dg.BackfillPolicy.multi_run(max_partitions_per_run=policy)
-            ),
+            backfill_policy=policy(model["backfill"]),
             can_subset=False,
         )(noop)
     )
 for source in manifest["sources"]:
-    assets.append(dg.AssetSpec(key=dg.AssetKey(source), group_name="external_sources"))
+    assets.append(dg.AssetSpec(key=dg.AssetKey(source["key"]), group_name="external_sources"))
 count = len(dg.Definitions(assets=assets).get_repository_def().assets_defs_by_key)
+print(count, time.perf_counter() - started, flush=True)
+os._exit(0)
+"""
+
+FULL_FLOOR = """\
+import json, os, sys, time
+from datetime import UTC, datetime
+started = time.perf_counter()
+import dagster as dg
+manifest = json.loads(open(sys.argv[1]).read())
+class Warehouse(dg.ConfigurableResource):
+    database: str
+    gcs_root: str
+partitions = {}
+def partitions_def(described):
+    if described is None:
+        return None
+    key = json.dumps(described, sort_keys=True)
+    if key not in partitions:
+        if "keys" in described:
+            partitions[key] = dg.StaticPartitionsDefinition(described["keys"])
+        else:
+            partitions[key] = dg.TimeWindowPartitionsDefinition(**described)
+    return partitions[key]
+def policy(value):
+    if value is None:
+        return None
+    if value == 0:
+        return dg.BackfillPolicy.single_run()
+    return dg.BackfillPolicy.multi_run(max_partitions_per_run=value)
+def body():
+    def materialize(context: dg.AssetExecutionContext, duckdb: Warehouse):
+        yield dg.MaterializeResult()
+    return materialize
+assets = []
+partitions_of = {}
+for model in manifest["models"]:
+    key = dg.AssetKey(model["key"])
+    metadata = dict(model["metadata"])
+    metadata["sqlassets/path"] = dg.MetadataValue.path(model["path"])
+    if model["columns"]:
+        metadata["dagster/column_schema"] = dg.TableSchema(
+            columns=[dg.TableColumn(name=column, type="unknown") for column in model["columns"]]
+        )
+    if model["lineage"]:
+        metadata["dagster/column_lineage"] = dg.TableColumnLineage(
+            deps_by_column={
+                column: [
+                    dg.TableColumnDep(asset_key=dg.AssetKey(dep), column_name=name)
+                    for dep, name in deps
+                ]
+                for column, deps in model["lineage"].items()
+            }
+        )
+    spec = dg.AssetSpec(
+        key=key,
+        deps=[dg.AssetKey(dep) for dep in model["deps"]],
+        description=model["description"],
+        metadata=metadata,
+        group_name=model["group"],
+        code_version=model["code_version"],
+        owners=model["owners"],
+        tags=model["tags"],
+        kinds=set(model["kinds"]),
+        partitions_def=partitions_def(model["partitions"]),
+    )
+    partitions_of[tuple(model["key"])] = spec.partitions_def
+    checks = [
+        dg.AssetCheckSpec(name=name, asset=key, blocking=blocking, description=description)
+        for name, blocking, description in model["checks"]
+    ]
+    assets.append(
+        dg.multi_asset(
+            name="__".join(model["key"]),
+            specs=[spec],
+            check_specs=checks,
+            partitions_def=spec.partitions_def,
+            backfill_policy=policy(model["backfill"]),
+            pool=model["pool"],
+            can_subset=False,
+        )(body())
+    )
+for source in manifest["sources"]:
+    assets.append(
+        dg.AssetSpec(
+            key=dg.AssetKey(source["key"]),
+            description=source["description"],
+            group_name="external_sources",
+            kinds={"duckdb"},
+        )
+    )
+def latest(name, cron, job, partitions):
+    @dg.schedule(name=name, cron_schedule=cron, job=job, execution_timezone="UTC")
+    def latest_partition(context):
+        keys = partitions.get_partition_keys(current_time=datetime.now(UTC))
+        return dg.RunRequest(run_key=keys[-1], partition_key=keys[-1]) if keys else None
+    return latest_partition
+schedules = []
+for schedule in manifest["schedules"]:
+    name = schedule["name"].removesuffix("__schedule")
+    job = dg.define_asset_job(
+        f"{name}__job", selection=dg.AssetSelection.assets(dg.AssetKey(schedule["key"]))
+    )
+    if schedule["partitioned"]:
+        partitions = partitions_of[tuple(schedule["key"])]
+        schedules.append(latest(schedule["name"], schedule["cron"], job, partitions))
+    else:
+        schedules.append(
+            dg.ScheduleDefinition(
+                name=schedule["name"], cron_schedule=schedule["cron"], job=job,
+                execution_timezone="UTC",
+            )
+        )
+resources = {name: Warehouse(**values) for name, values in manifest["resources"].items()}
+definitions = dg.Definitions(
+    assets=assets, schedules=schedules, resources=resources, executor=dg.in_process_executor
+)
+count = len(definitions.get_repository_def().assets_defs_by_key)
 print(count, time.perf_counter() - started, flush=True)
 os._exit(0)
 """
@@ -120,67 +239,165 @@ os._exit(0)
 
 
 def manifest(root: Path) -> dict[str, Any]:
-    """What the floor builds: each model's key, deps, group, partitions, backfill and checks."""
-    from sqlassets.dagster.translator import SqlAssetsTranslator
-    from sqlassets.project import load_project
-    from sqlassets.spec import StaticPartitions, TimePartitions
+    """What the floors build, read off sqlassets' own definitions of the project.
 
-    os.environ["SQLASSETS_NO_CACHE"] = "1"  # the timed cold runs start from an empty cache
+    Built once in this process (with the cache off, so that the timed cold
+    runs start from an empty one); the floors then build the same with Dagster.
+    """
+    import dagster as dg
+
+    import sqlassets
+
+    os.environ["SQLASSETS_NO_CACHE"] = "1"
     try:
-        project = load_project(root).raise_for_errors()
+        definitions = sqlassets.build_definitions(root)
     finally:
         del os.environ["SQLASSETS_NO_CACHE"]
-    translator = SqlAssetsTranslator()
-    keys = {name: translator.get_asset_key(model) for name, model in project.models.items()}
-    models = []
-    for name in project.graph.order:
-        model = project.models[name]
-        deps = [list(keys[parent].path) for parent in project.graph.upstream[name]]
-        deps += [list(translator.get_source_key(ref).path) for ref in project.graph.external[name]]
-        partitions: dict[str, Any] | None = None
-        if isinstance(model.spec.partitions, StaticPartitions):
-            partitions = {"keys": list(model.spec.partitions.keys)}
-        elif isinstance(model.spec.partitions, TimePartitions):
-            described = translator.get_partitions_def(model)
-            partitions = {
-                "cron_schedule": described.cron_schedule,
-                "start": described.start.strftime(described.fmt),
-                "end": described.end.strftime(described.fmt) if described.end else None,
-                "fmt": described.fmt,
-                "timezone": "UTC",
-            }
-        policy = translator.get_backfill_policy(model)
+    repository = definitions.get_repository_def()
+    models, sources = [], []
+    for key, assets_def in repository.assets_defs_by_key.items():
+        spec = assets_def.get_asset_spec(key)
+        if not assets_def.is_executable:
+            sources.append({"key": list(spec.key.path), "description": spec.description})
+            continue
+        metadata = dict(spec.metadata)
+        schema = metadata.pop("dagster/column_schema", None)
+        lineage = metadata.pop("dagster/column_lineage", None)
+        path = metadata.pop("sqlassets/path")
         models.append(
             {
-                "key": list(keys[name].path),
-                "deps": deps,
-                "group": translator.get_group_name(model),
-                "partitions": partitions,
-                "backfill": None if policy is None else (policy.max_partitions_per_run or 0),
-                "checks": [[check.name, check.blocking] for check in model.spec.checks],
+                "key": list(spec.key.path),
+                "deps": [list(dep.asset_key.path) for dep in spec.deps],
+                "group": spec.group_name,
+                "description": spec.description,
+                "code_version": spec.code_version,
+                "owners": list(spec.owners),
+                "tags": {k: v for k, v in spec.tags.items() if not k.startswith("dagster/kind/")},
+                "kinds": sorted(spec.kinds),
+                "metadata": metadata,
+                "path": path.value,
+                "columns": [column.name for column in schema.columns] if schema else None,
+                "lineage": {
+                    column: [[list(dep.asset_key.path), dep.column_name] for dep in deps]
+                    for column, deps in lineage.deps_by_column.items()
+                }
+                if lineage
+                else None,
+                "partitions": _described(assets_def.partitions_def),
+                "backfill": None
+                if assets_def.backfill_policy is None
+                else (assets_def.backfill_policy.max_partitions_per_run or 0),
+                "pool": assets_def.op.pool,
+                "checks": [
+                    [check.name, check.blocking, check.description]
+                    for check in assets_def.check_specs
+                ],
             }
         )
-    sources = [list(translator.get_source_key(ref).path) for ref in project.graph.sources]
-    return {"models": models, "sources": sources}
+    schedules = []
+    for schedule in definitions.schedules or ():
+        assert isinstance(schedule, dg.ScheduleDefinition)
+        (key,) = schedule.job.selection.resolve(repository.asset_graph)  # type: ignore[union-attr]
+        schedules.append(
+            {
+                "name": schedule.name,
+                "cron": schedule.cron_schedule,
+                "key": list(key.path),
+                "partitioned": repository.assets_defs_by_key[key].partitions_def is not None,
+            }
+        )
+    given = definitions.resources or {}
+    resources = {name: dict(value.model_dump()) for name, value in given.items()}
+    return {"models": models, "sources": sources, "schedules": schedules, "resources": resources}
 
 
-def timed(script: str, argument: Path, env: dict[str, str]) -> tuple[float, int]:
-    """Wall seconds of a fresh interpreter running ``script``, and the count it printed."""
+def _described(partitions: Any) -> dict[str, Any] | None:
+    """A partitions definition as the floors rebuild it."""
+    import dagster as dg
+
+    if partitions is None:
+        return None
+    if isinstance(partitions, dg.StaticPartitionsDefinition):
+        return {"keys": partitions.get_partition_keys()}
+    assert isinstance(partitions, dg.TimeWindowPartitionsDefinition)
+    return {
+        "cron_schedule": partitions.cron_schedule,
+        "start": partitions.start.strftime(partitions.fmt),
+        "end": partitions.end.strftime(partitions.fmt) if partitions.end else None,
+        "fmt": partitions.fmt,
+        "timezone": partitions.timezone,
+    }
+
+
+def timed(script: str, argument: Path, env: dict[str, str]) -> tuple[float, float, int]:
+    """Wall and CPU seconds of a fresh interpreter running ``script`` (its workers included),
+    and the asset count it printed."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", script, str(argument)], capture_output=True, text=True, env=env
     )
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     if done.returncode != 0:
         raise SystemExit(f"a measured process failed:\n{done.stderr[-3000:]}")
-    return wall, int(done.stdout.split()[0])
+    return wall, cpu, int(done.stdout.split()[0])
 
 
 def verdict(ratio: float) -> str:
     return "PASS" if ratio <= TARGET else "FAIL"
 
 
+def _rounds(ratios: list[float]) -> str:
+    return ", ".join(f"{r:.2f}" for r in ratios)
+
+
+def report(runs: dict[str, list[tuple[float, float]]], repeat: int) -> bool:
+    """Print the medians, ratios and verdicts; whether both targets hold."""
+    wall = {name: [w for w, _ in values] for name, values in runs.items()}
+    cpu = {name: [c for _, c in values] for name, values in runs.items()}
+    median = {name: statistics.median(values) for name, values in wall.items()}
+    median_cpu = {name: statistics.median(values) for name, values in cpu.items()}
+
+    def ratios(figure: str, *floors: str, of: dict[str, list[float]] = wall) -> list[float]:
+        return [
+            ours / sum(parts)
+            for ours, *parts in zip(of[figure], *(of[f] for f in floors), strict=True)
+        ]
+
+    warm = ratios("warm", "floor")
+    cold = ratios("cold", "parse", "floor")
+    warm_ratio, cold_ratio = statistics.median(warm), statistics.median(cold)
+    print(f"\nmedians of {repeat} (wall seconds, interpreter start and imports included):")
+    print(
+        f"  warm {median['warm']:6.2f} s  floor {median['floor']:6.2f} s  warm / floor "
+        f"{warm_ratio:.2f}x (rounds {_rounds(warm)})  target <= {TARGET}x: {verdict(warm_ratio)}"
+    )
+    print(
+        f"  cold {median['cold']:6.2f} s  parse + floor {median['parse'] + median['floor']:6.2f} s"
+        f" (parse {median['parse']:.2f} s)  cold / (parse + floor) {cold_ratio:.2f}x "
+        f"(rounds {_rounds(cold)})  target <= {TARGET}x: {verdict(cold_ratio)}"
+    )
+    full = ratios("warm", "full floor")
+    print(
+        f"  information: full floor (the same definitions built by Dagster alone: metadata, "
+        f"code versions, schedules, resources too) {median['full floor']:.2f} s, "
+        f"{median['full floor'] / median['floor']:.2f}x the floor; warm / full floor "
+        f"{statistics.median(full):.2f}x"
+    )
+    print(
+        "  information, CPU seconds (this process tree only, less sensitive to other load): "
+        + ", ".join(f"{name} {value:.2f}" for name, value in median_cpu.items())
+        + f"; warm / floor {statistics.median(ratios('warm', 'floor', of=cpu)):.2f}x, "
+        f"cold / (parse + floor) {statistics.median(ratios('cold', 'parse', 'floor', of=cpu)):.2f}x"
+    )
+    print(json.dumps({name: [round(v, 3) for v in values] for name, values in wall.items()}))
+    return warm_ratio <= TARGET and cold_ratio <= TARGET
+
+
 def main() -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=3)
@@ -198,55 +415,36 @@ def main() -> int:
         manifest_path = root / "floor-manifest.json"
         manifest_path.write_text(json.dumps(manifest(root)))
 
-        def cold() -> tuple[float, int]:
+        def cold() -> tuple[float, float, int]:
             shutil.rmtree(cache, ignore_errors=True)
             return timed(SQLASSETS, root, env)
 
-        runs: dict[str, list[float]] = {"cold": [], "warm": [], "floor": [], "parse": []}
         measures = {
             "cold": cold,
             "warm": lambda: timed(SQLASSETS, root, env),
             "floor": lambda: timed(FLOOR, manifest_path, env),
             "parse": lambda: timed(PARSE, root / "sql", env),
+            "full floor": lambda: timed(FULL_FLOOR, manifest_path, env),
         }
-        counts = {name: measure()[1] for name, measure in measures.items()}  # warm-up
+        counts = {name: measure()[2] for name, measure in measures.items()}  # warm-up
         print(
-            f"{args.models} files; assets: sqlassets {counts['warm']}, floor {counts['floor']}; "
-            f"load average {os.getloadavg()[0]:.2f}; PYTHONDONTWRITEBYTECODE="
-            f"{os.environ.get('PYTHONDONTWRITEBYTECODE', '')}"
+            f"{args.models} files; assets: sqlassets {counts['warm']}, floor {counts['floor']}, "
+            f"full floor {counts['full floor']}; load average {os.getloadavg()[0]:.2f}; "
+            f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')}"
         )
-        if counts["warm"] != counts["floor"]:
-            print("the floor does not build the same number of assets", file=sys.stderr)
+        if not counts["warm"] == counts["floor"] == counts["full floor"]:
+            print("a floor does not build as many assets as sqlassets", file=sys.stderr)
             return 2
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in measures}
         for round_ in range(args.repeat):
             for name, measure in measures.items():
-                runs[name].append(measure()[0])
+                runs[name].append(measure()[:2])
             print(
                 f"  round {round_ + 1}: "
-                + ", ".join(f"{name} {values[-1]:.2f} s" for name, values in runs.items())
+                + ", ".join(f"{name} {values[-1][0]:.2f} s" for name, values in runs.items())
+                + f" (load average {os.getloadavg()[0]:.2f})"
             )
-        warm_ratios = [w / f for w, f in zip(runs["warm"], runs["floor"], strict=True)]
-        cold_ratios = [
-            c / (p + f) for c, p, f in zip(runs["cold"], runs["parse"], runs["floor"], strict=True)
-        ]
-        median = {name: statistics.median(values) for name, values in runs.items()}
-        warm_ratio = statistics.median(warm_ratios)
-        cold_ratio = statistics.median(cold_ratios)
-        print(f"\nmedians of {args.repeat}:")
-        print(
-            f"  warm {median['warm']:6.2f} s   floor {median['floor']:6.2f} s   "
-            f"warm / floor {warm_ratio:.2f}x (rounds: "
-            f"{', '.join(f'{r:.2f}' for r in warm_ratios)})   target <= {TARGET}x: "
-            f"{verdict(warm_ratio)}"
-        )
-        print(
-            f"  cold {median['cold']:6.2f} s   parse + floor {median['parse'] + median['floor']:6.2f}"
-            f" s (parse {median['parse']:.2f} s)   cold / (parse + floor) {cold_ratio:.2f}x "
-            f"(rounds: {', '.join(f'{r:.2f}' for r in cold_ratios)})   target <= {TARGET}x: "
-            f"{verdict(cold_ratio)}"
-        )
-        print(json.dumps({name: [round(v, 3) for v in values] for name, values in runs.items()}))
-        return 0 if warm_ratio <= TARGET and cold_ratio <= TARGET else 1
+        return 0 if report(runs, args.repeat) else 1
     finally:
         if temporary:
             shutil.rmtree(temporary, ignore_errors=True)

@@ -28,7 +28,7 @@ from sqlassets.cache import (
 from sqlassets.cli import main
 from sqlassets.config import load_config
 from sqlassets.errors import ConfigError, display_path
-from sqlassets.loader import LoadResult
+from sqlassets.loader import LoadResult, iter_model_files
 from sqlassets.project import Project, load_project
 from tests.helpers import write_project
 
@@ -527,3 +527,43 @@ def test_an_entry_round_trips_through_encode(example: Path) -> None:
     for model in project.models.values():
         payload = encode((model, []), lineage=True)
         assert cache_module.decode(payload, True, model.source_path) == (model, [])
+
+
+def test_model_files_are_listed_as_rglob_lists_them(tmp_path: Path) -> None:
+    """One listing per folder (os.walk), the same files and order as ``rglob`` gave."""
+    sql = tmp_path / "sql"
+    for relative in (
+        "a/b.sql",
+        "a-b/c.sql",
+        "a/.hidden.sql",
+        "a/.sql",
+        ".git/x.sql",
+        "a/.cache/y.sql",
+        "a/UPPER.SQL",
+        "a/notes.txt",
+        "z.sql",
+        "a/deep/er/d.sql",
+    ):
+        (sql / relative).parent.mkdir(parents=True, exist_ok=True)
+        (sql / relative).write_text("SELECT 1 AS a\n")
+    (sql / "a" / "folder.sql").mkdir()
+    (sql / "linked.sql").symlink_to(sql / "z.sql")
+    (sql / "broken.sql").symlink_to(sql / "nowhere.sql")
+    (sql / "loop").symlink_to(sql / "a", target_is_directory=True)
+    expected = sorted(
+        path
+        for path in sql.rglob("*.sql")
+        if path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(sql).parent.parts)
+    )
+    listed = iter_model_files(sql)
+    assert listed == expected
+    assert [p.relative_to(sql).as_posix() for p in listed] == [
+        "a/.hidden.sql",
+        "a/.sql",
+        "a/b.sql",
+        "a/deep/er/d.sql",
+        "a-b/c.sql",
+        "linked.sql",
+        "z.sql",
+    ]

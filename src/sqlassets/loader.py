@@ -8,6 +8,7 @@ stays flat however many files a project holds.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -456,7 +457,6 @@ def _body_shape(analysis: SqlAnalysis, sql: str, path: str, first_line: int) -> 
         ),
         None,
     )
-    starts = _statement_starts(sql, path, first_line)
     if wrong is None and analysis.side_effect is not None:
         index, keyword = analysis.side_effect
         location = _keyword_location(sql, path, first_line, index)
@@ -470,6 +470,8 @@ def _body_shape(analysis: SqlAnalysis, sql: str, path: str, first_line: int) -> 
         ]
     if wrong is None:
         return []
+    # Tokenized again only to locate the finding: most files have none.
+    starts = _statement_starts(sql, path, first_line)
     location = starts[wrong] if wrong < len(starts) else Location(path, first_line, 1)
     return [
         Diagnostic(
@@ -521,10 +523,18 @@ def iter_model_files(sql_dir: Path) -> list[Path]:
 
     A hidden *file* (``.sql``, ``..sql``, ``.orders.sql``) is listed: it is no
     valid model name, and loading it says so rather than skipping it silently.
+    Symbolic links to files are listed; linked folders are not entered (as
+    ``Path.rglob`` does). Sorted by path components, as paths compare.
     """
-    return sorted(
-        path
-        for path in sql_dir.rglob("*.sql")
-        if path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(sql_dir).parent.parts)
-    )
+    found: list[tuple[tuple[str, ...], Path]] = []
+    # os.walk rather than rglob: one listing per folder, no relative_to per file.
+    for folder, folders, names in os.walk(sql_dir):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        here = Path(folder)
+        parts = here.relative_to(sql_dir).parts
+        for name in names:
+            path = here / name
+            if name.endswith(".sql") and path.is_file():
+                found.append(((*parts, name), path))
+    found.sort(key=lambda item: item[0])
+    return [path for _, path in found]
