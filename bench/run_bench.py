@@ -9,7 +9,8 @@ All three execute the same DAG of tiny `table` models in one process each:
   (bench/.dbt-venv) when the registry can provide it.
 Each measurement runs in a fresh interpreter and is timed from outside, so
 interpreter start and imports count equally for all three.
-Also: definitions load for a generated 5,000-file project, cold, in a fresh process.
+Also: definitions of a generated 5,000-file project in a fresh process, cold and
+warm, against their floors (``definitions_bench.py``, one round).
 """
 
 from __future__ import annotations
@@ -164,38 +165,12 @@ def time_dbt(dbt: Path, parents: list[list[int]]) -> float:
         return elapsed
 
 
-def definitions_load(n: int) -> float:
-    sys.path.insert(0, str(BENCH))
-    from generate import generate_project
-
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        generate_project(root, n)
-        # Timed until the definitions are ready; os._exit skips the interpreter's
-        # teardown of thousands of objects, which is not part of loading.
-        script = (
-            "import os, time, sys; t = time.perf_counter(); import sqlassets; "
-            f"d = sqlassets.build_definitions({str(root)!r}); "
-            "n = len(d.get_repository_def().assets_defs_by_key); "
-            "print(time.perf_counter() - t, n, flush=True); os._exit(0)"
-        )
-        started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-        wall = time.perf_counter() - started
-        if done.returncode != 0:
-            raise SystemExit(done.stderr[-3000:])
-        inner, count = done.stdout.split()
-        floor, parsed = definitions_floor(root)
-        print(
-            f"floor for the same files: {floor:.1f} s (bare sqlglot parse {parsed:.1f} s + "
-            f"Dagster no-op assets {floor - parsed:.1f} s); sqlassets / floor "
-            f"{float(inner) / floor:.2f}x"
-        )
-        print(
-            f"definitions of {n} files: {float(inner):.1f} s in process "
-            f"({wall:.1f} s with interpreter start), {count} assets"
-        )
-        return wall
+def definitions_load(n: int) -> bool:
+    """Definitions of ``n`` generated files, cold and warm against their floors (one round)."""
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "definitions_bench.py"), "--models", str(n), "--repeat", "1"]
+    )
+    return done.returncode == 0
 
 
 def _fresh(kind: str, models: int) -> float:
@@ -209,49 +184,6 @@ def _fresh(kind: str, models: int) -> float:
     if done.returncode != 0:
         raise SystemExit(done.stderr[-3000:])
     return time.perf_counter() - started
-
-
-FLOOR_DEFINITIONS = """
-import os, sys, time
-from pathlib import Path
-t = time.perf_counter()
-import sqlglot
-import dagster as dg
-root = Path(sys.argv[1]) / "sql"
-names = {}
-for path in sorted(root.rglob("*.sql")):
-    text = path.read_text()
-    tree = sqlglot.parse(text, read="bigquery")[-1]
-    refs = {f"{t.db}.{t.name}" for t in tree.find_all(sqlglot.exp.Table) if t.db}
-    names[f"{path.parent.name}.{path.stem}"] = (refs, text.count("-- @check:"))
-parsed = time.perf_counter() - t
-assets = []
-for name, (refs, checks) in names.items():
-    key = dg.AssetKey(name.split("."))
-    deps = [ref.split(".") for ref in refs]
-    spec = dg.AssetSpec(key=key, deps=deps, group_name=name.split(".")[0])
-    check_specs = [dg.AssetCheckSpec(name=f"check_{i}", asset=key) for i in range(checks)]
-    assets.append(
-        dg.multi_asset(specs=[spec], check_specs=check_specs, name=name.replace(".", "__"))(
-            lambda context: None
-        )
-    )
-n = len(dg.Definitions(assets=assets).get_repository_def().assets_defs_by_key)
-print(time.perf_counter() - t, parsed, n, flush=True)
-os._exit(0)
-"""
-
-
-def definitions_floor(root: Path) -> tuple[float, float]:
-    """Bare sqlglot parsing of the same files plus Dagster's own cost for the same assets
-    (same keys, deps and number of checks; no-op bodies, no metadata, no schedules)."""
-    done = subprocess.run(
-        [sys.executable, "-c", FLOOR_DEFINITIONS, str(root)], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise SystemExit(done.stderr[-3000:])
-    total, parsed, _ = done.stdout.split()
-    return float(total), float(parsed)
 
 
 def main() -> None:
@@ -291,8 +223,8 @@ def main() -> None:
         faster = medians["sqlassets run"] < medians["dbt-duckdb run"]
         print(f"  faster than dbt run: {'PASS' if faster else 'FAIL'}")
     if args.definitions:
-        wall = definitions_load(args.definitions)
-        print(f"  target < 20 s cold: {'PASS' if wall < 20 else 'FAIL'}")
+        print(f"\ndefinitions of {args.definitions} files (bench/definitions_bench.py):")
+        definitions_load(args.definitions)
     print(json.dumps({name: [round(v, 3) for v in values] for name, values in rows.items()}))
 
 

@@ -84,7 +84,7 @@ class BigQueryTarget(_Target):
 
 Target = Annotated[DuckDBTarget | BigQueryTarget, Field(discriminator="engine")]
 _TARGET_TYPES: dict[str, type[_Target]] = {"duckdb": DuckDBTarget, "bigquery": BigQueryTarget}
-_TOP_KEYS = ("sql_dir", "target", "targets")
+_TOP_KEYS = ("sql_dir", "target", "targets", "cache_dir")
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,8 @@ class Config:
     """What paths in messages are shown relative to (default: the working directory)."""
     diagnostics: tuple[Diagnostic, ...] = field(default=())
     """Problems with targets found at load (each also raised when the target is selected)."""
+    cache_dir: Path | None = None
+    """``cache_dir``: the analysis cache folder (None: the default, ``.sqlassets/cache``)."""
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -195,6 +197,11 @@ def load_config(
     default = table.get("target")
     if default is not None and not isinstance(default, str):
         raise ConfigError("`target` must be a target name", located("target"))
+    cache_dir_value = table.get("cache_dir")
+    if cache_dir_value is not None and (
+        not isinstance(cache_dir_value, str) or not cache_dir_value
+    ):
+        raise ConfigError("`cache_dir` must be a folder path", located("cache_dir"))
     config = Config(
         root=root,
         sql_dir=(root / sql_dir_value).resolve(),
@@ -202,6 +209,7 @@ def load_config(
         raw_targets=targets,
         source=source,
         display_base=display_base,
+        cache_dir=None if cache_dir_value is None else root / Path(cache_dir_value).expanduser(),
     )
     diagnostics = _target_diagnostics(config, environ or os.environ)
     if default is not None and default not in config.target_names:

@@ -8,6 +8,7 @@ stays flat however many files a project holds.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -359,13 +360,28 @@ class Model:
         return self.analysis.reads if self.analysis else ()
 
 
+LoadResult = tuple[Model | None, list[Diagnostic]]
+"""What loading one file gives: the model (None if it has errors) and every diagnostic."""
+
+
 def load_model(
-    source: Path, sql_dir: Path, display_base: Path | None = None, lineage: bool = False
-) -> tuple[Model | None, list[Diagnostic]]:
-    """Load one file. Returns the model (None if it has errors) and every diagnostic."""
+    source: Path,
+    sql_dir: Path,
+    display_base: Path | None = None,
+    lineage: bool = False,
+    data: bytes | None = None,
+) -> LoadResult:
+    """Load one file. Returns the model (None if it has errors) and every diagnostic.
+
+    ``data`` is the file's bytes when already read. The result depends only on
+    them, on the file's path (as displayed, and relative to ``sql_dir``) and
+    on ``lineage``: what the analysis cache keys its entries by.
+    """
     path = display_path(source, display_base)
+    if data is None:
+        data = source.read_bytes()
     try:
-        text = source.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         return None, [
             Diagnostic(
@@ -374,6 +390,8 @@ def load_model(
                 Location(path, 1, 1),
             )
         ]
+    if "\r" in text:  # universal newlines, as reading in text mode translates them
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "\x00" in text:
         before = text[: text.index("\x00")]
         line = before.count("\n") + 1
@@ -386,8 +404,7 @@ def load_model(
             )
         ]
     header = parse_header(text, path)
-    relative = PurePosixPath(source.relative_to(sql_dir).as_posix())
-    spec, diagnostics = build_spec(header, path, relative)
+    spec, diagnostics = build_spec(header, path, relative_path(source, sql_dir))
     diagnostics = [*header.diagnostics, *diagnostics]
     analysis: SqlAnalysis | None = None
     # A load model whose header has an error still has no query to check.
@@ -402,6 +419,11 @@ def load_model(
     if spec is None or any(d.severity is Severity.ERROR for d in diagnostics):
         return None, diagnostics
     return Model(spec, header.body, header.body_line, analysis, source), diagnostics
+
+
+def relative_path(source: Path, sql_dir: Path) -> PurePosixPath:
+    """``source`` relative to the SQL folder: what a model's default name comes from."""
+    return PurePosixPath(source.relative_to(sql_dir).as_posix())
 
 
 def _declares_load(header: Header) -> bool:
@@ -435,7 +457,6 @@ def _body_shape(analysis: SqlAnalysis, sql: str, path: str, first_line: int) -> 
         ),
         None,
     )
-    starts = _statement_starts(sql, path, first_line)
     if wrong is None and analysis.side_effect is not None:
         index, keyword = analysis.side_effect
         location = _keyword_location(sql, path, first_line, index)
@@ -449,6 +470,8 @@ def _body_shape(analysis: SqlAnalysis, sql: str, path: str, first_line: int) -> 
         ]
     if wrong is None:
         return []
+    # Tokenized again only to locate the finding: most files have none.
+    starts = _statement_starts(sql, path, first_line)
     location = starts[wrong] if wrong < len(starts) else Location(path, first_line, 1)
     return [
         Diagnostic(
@@ -500,10 +523,18 @@ def iter_model_files(sql_dir: Path) -> list[Path]:
 
     A hidden *file* (``.sql``, ``..sql``, ``.orders.sql``) is listed: it is no
     valid model name, and loading it says so rather than skipping it silently.
+    Symbolic links to files are listed; linked folders are not entered (as
+    ``Path.rglob`` does). Sorted by path components, as paths compare.
     """
-    return sorted(
-        path
-        for path in sql_dir.rglob("*.sql")
-        if path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(sql_dir).parent.parts)
-    )
+    found: list[tuple[tuple[str, ...], Path]] = []
+    # os.walk rather than rglob: one listing per folder, no relative_to per file.
+    for folder, folders, names in os.walk(sql_dir):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        here = Path(folder)
+        parts = here.relative_to(sql_dir).parts
+        for name in names:
+            path = here / name
+            if name.endswith(".sql") and path.is_file():
+                found.append(((*parts, name), path))
+    found.sort(key=lambda item: item[0])
+    return [path for _, path in found]

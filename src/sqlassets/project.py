@@ -5,15 +5,18 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 
+from sqlassets.cache import AnalysisCache, decode, encode
 from sqlassets.config import Config, find_project_dir, load_config
 from sqlassets.errors import ConfigError, Diagnostic, Location, ProjectError, display_path
 from sqlassets.graph import Graph, build_graph
-from sqlassets.loader import Model, iter_model_files, load_model
+from sqlassets.loader import LoadResult, Model, iter_model_files, load_model, relative_path
 
 
 @dataclass(frozen=True)
@@ -43,39 +46,153 @@ class Project:
 
 
 PARALLEL_FROM = 500
-"""Projects with at least this many files load in one process per core."""
+"""With at least this many files to analyse (cache misses), one process per core does it."""
 
 
 def _workers(jobs: int | None, files: int) -> int:
     if jobs is not None:
-        return max(1, jobs)
+        return max(1, min(jobs, files))
     if files < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
         return 1
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def _load_batch(
-    files: list[Path], sql_dir: Path, display_base: Path | None, lineage: bool = False
-) -> tuple[list[Model], list[Diagnostic]]:
-    """Load ``files``; in a worker process or in this one."""
-    models: list[Model] = []
-    diagnostics: list[Diagnostic] = []
-    # Parse trees are dropped file by file. Freezing what is already loaded
-    # and collecting less often keeps the cyclic collector from rescanning
-    # the heap for every few trees (notes/performance.md).
+@contextmanager
+def _bulk_gc() -> Iterator[None]:
+    """Collect less often while thousands of objects are made and dropped.
+
+    Freezing what is already loaded and raising the first threshold keeps the
+    cyclic collector from rescanning the heap for every few parse trees or
+    cache entries (notes/performance.md).
+    """
     threshold = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(max(threshold[0], 20_000), *threshold[1:])
     try:
-        for path in files:
-            model, found = load_model(path, sql_dir, display_base, lineage)
-            diagnostics.extend(found)
-            if model is not None:
-                models.append(model)
+        yield
     finally:
         gc.set_threshold(*threshold)
         gc.unfreeze()
-    return models, diagnostics
+
+
+@dataclass(frozen=True, slots=True)
+class _Miss:
+    """A file to analyse: no usable cache entry."""
+
+    index: int
+    source: Path
+    data: bytes
+    key: str | None
+
+
+def _key(
+    cache: AnalysisCache, source: Path, data: bytes, sql_dir: Path, display_base: Path | None
+) -> str | None:
+    """The cache key of a file (None when the cache is off): what its result depends on."""
+    if not cache.enabled:
+        return None
+    relative = relative_path(source, sql_dir).as_posix()
+    return cache.key(data, display_path(source, display_base), relative)
+
+
+def _from_cache(
+    files: list[Path],
+    sql_dir: Path,
+    display_base: Path | None,
+    lineage: bool,
+    cache: AnalysisCache,
+) -> tuple[list[LoadResult | None], list[_Miss]]:
+    """Each file's cached result (one read and one hash per file), and the files to analyse."""
+    results: list[LoadResult | None] = [None] * len(files)
+    misses: list[_Miss] = []
+    for index, source in enumerate(files):
+        data = source.read_bytes()
+        key = _key(cache, source, data, sql_dir, display_base)
+        hit = cache.get(key, lineage, source) if key is not None else None
+        if hit is None:
+            misses.append(_Miss(index, source, data, key))
+        else:
+            results[index] = hit
+    return results, misses
+
+
+def _analyse(
+    miss: _Miss, sql_dir: Path, display_base: Path | None, lineage: bool, cache: AnalysisCache
+) -> tuple[LoadResult, bytes]:
+    """Load one file from its bytes, and store the result in the cache."""
+    result = load_model(miss.source, sql_dir, display_base, lineage, miss.data)
+    payload = encode(result, lineage)
+    if miss.key is not None:
+        cache.put(miss.key, payload)
+    return result, payload
+
+
+def _analyse_batch(
+    files: list[Path],
+    sql_dir: Path,
+    display_base: Path | None,
+    lineage: bool,
+    cache_root: Path | None,
+) -> list[bytes]:
+    """Analyse ``files`` in a worker process; the encoded results, in order.
+
+    Encoded results travel back to the parent faster than pickled models, and
+    are what the cache stores anyway.
+    """
+    cache = AnalysisCache(cache_root)
+    payloads = []
+    with _bulk_gc():
+        for source in files:
+            data = source.read_bytes()
+            key = _key(cache, source, data, sql_dir, display_base)
+            miss = _Miss(0, source, data, key)
+            payloads.append(_analyse(miss, sql_dir, display_base, lineage, cache)[1])
+    return payloads
+
+
+def _load_files(
+    files: list[Path],
+    sql_dir: Path,
+    display_base: Path | None,
+    lineage: bool,
+    jobs: int | None,
+    cache: AnalysisCache,
+) -> list[LoadResult]:
+    """Every file's result: from the cache, else analysed here or in worker processes."""
+    with _bulk_gc():
+        results, misses = _from_cache(files, sql_dir, display_base, lineage, cache)
+        workers = _workers(jobs, len(misses))
+        if workers <= 1:
+            for miss in misses:
+                results[miss.index] = _analyse(miss, sql_dir, display_base, lineage, cache)[0]
+    if workers > 1:
+        batches = [misses[start::workers] for start in range(workers)]
+        context = multiprocessing.get_context("fork")
+        # Freeze before forking: a child's collector would otherwise touch every
+        # inherited object and copy the parent's whole heap (seconds with Dagster loaded).
+        gc.freeze()
+        try:
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                encoded = list(
+                    pool.map(
+                        _analyse_batch,
+                        [[miss.source for miss in batch] for batch in batches],
+                        repeat(sql_dir),
+                        repeat(display_base),
+                        repeat(lineage),
+                        repeat(cache.root),
+                    )
+                )
+        finally:
+            gc.unfreeze()
+        with _bulk_gc():
+            for batch, payloads in zip(batches, encoded, strict=True):
+                for miss, payload in zip(batch, payloads, strict=True):
+                    decoded = decode(payload, lineage, miss.source)
+                    if decoded is None:  # pragma: no cover - a worker's own payload always decodes
+                        decoded = _analyse(miss, sql_dir, display_base, lineage, cache)[0]
+                    results[miss.index] = decoded
+    return [result for result in results if result is not None]
 
 
 def load_project(
@@ -105,31 +222,11 @@ def load_project(
     files = iter_model_files(config.sql_dir)
     diagnostics: list[Diagnostic] = list(config.diagnostics)
     models: list[Model] = []
-    workers = _workers(jobs, len(files))
-    if workers > 1:
-        batches = [files[start::workers] for start in range(workers)]
-        context = multiprocessing.get_context("fork")
-        # Freeze before forking: a child's collector would otherwise touch every
-        # inherited object and copy the parent's whole heap (seconds with Dagster loaded).
-        gc.freeze()
-        try:
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                results = list(
-                    pool.map(
-                        _load_batch,
-                        batches,
-                        repeat(config.sql_dir),
-                        repeat(display_base),
-                        repeat(lineage),
-                    )
-                )
-        finally:
-            gc.unfreeze()
-    else:
-        results = [_load_batch(files, config.sql_dir, display_base, lineage)]
-    for batch_models, batch_diagnostics in results:
-        models.extend(batch_models)
-        diagnostics.extend(batch_diagnostics)
+    cache = AnalysisCache.for_project(config.root, config.cache_dir)
+    for model, found in _load_files(files, config.sql_dir, display_base, lineage, jobs, cache):
+        diagnostics.extend(found)
+        if model is not None:
+            models.append(model)
     models.sort(key=lambda model: model.path)
     graph = build_graph(models)
     diagnostics.extend(graph.diagnostics)
