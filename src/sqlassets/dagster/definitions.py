@@ -70,13 +70,24 @@ def definitions_for(
     }
     source_keys = {str(ref): translator.get_source_key(ref) for ref in project.graph.sources}
 
+    upstream = _dagster_upstream(project, translator)
+    notes = _unwalkable_notes(project, upstream, translator)
     assets: list[Any] = []
     for model_name in project.graph.order:
         model = project.models[model_name]
-        deps = [keys[parent] for parent in project.graph.upstream[model_name]]
+        direct = project.graph.upstream[model_name]
+        deps: list[dg.AssetKey | dg.AssetDep] = [keys[parent] for parent in direct]
+        deps += [
+            _through_dep(keys[parent], project.models[parent], model, translator)
+            for parent in upstream[model_name]
+            if parent not in direct
+        ]
         deps += [source_keys[str(ref)] for ref in project.graph.external[model_name]]
         lineage = _lineage(model, keys, source_keys)
         spec = translator.get_asset_spec(model, deps, table_name(tables[model_name]), lineage)
+        if model_name in notes:
+            described = "\n\n".join(filter(None, [spec.description, notes[model_name]]))
+            spec = spec.replace_attributes(description=described)
         assets.append(_asset(project, model, spec, translator, chosen, on_event))
     for ref in project.graph.sources:
         assets.append(
@@ -94,6 +105,106 @@ def definitions_for(
         # Steps in threads (each waits on a remote job); an embedded engine: one at a time.
         executor=make_threaded_executor(engine.concurrent_jobs(chosen.settings)),
     )
+
+
+def _dagster_upstream(project: Project, translator: SqlAssetsTranslator) -> dict[str, list[str]]:
+    """Each model's upstream models in Dagster: those it reads, and those it reads through views.
+
+    A model that passes through (``get_passes_through``: views) is read, when
+    its reader runs, as the models it reads; its readers depend on them too.
+    """
+    upstream: dict[str, list[str]] = {}
+    for name in project.graph.order:  # parents first
+        found = dict.fromkeys(project.graph.upstream[name])
+        for parent in project.graph.upstream[name]:
+            if translator.get_passes_through(project.models[parent]):
+                found.update(dict.fromkeys(upstream.get(parent, ())))
+        upstream[name] = list(found)
+    return upstream
+
+
+def _through_dep(
+    key: dg.AssetKey, parent: Model, model: Model, translator: SqlAssetsTranslator
+) -> dg.AssetDep:
+    """A dependency on a model read through a view: each window on the same window upstream.
+
+    Never on partitions the upstream model lacks: its view shows whatever it
+    holds (a mart may start before its load, or be keyed by region over a
+    daily load), and Dagster fails a backfill that needs a missing partition.
+    """
+    child = translator.get_partitions_def(model)
+    upstream = translator.get_partitions_def(parent)
+    mapping: dg.PartitionMapping | None = None
+    if isinstance(child, dg.TimeWindowPartitionsDefinition) and isinstance(
+        upstream, dg.TimeWindowPartitionsDefinition
+    ):
+        mapping = dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
+    elif child is not None and upstream is not None and child != upstream:
+        mapping = dg.AllPartitionMapping()
+    return dg.AssetDep(key, partition_mapping=mapping)
+
+
+def _unwalkable_notes(
+    project: Project, upstream: Mapping[str, list[str]], translator: SqlAssetsTranslator
+) -> dict[str, str]:
+    """A note on each partitioned model a Dagster range backfill cannot reach from an ancestor.
+
+    Dagster's asset backfill gives the selection's roots the chosen partitions
+    and walks down from them through selected partitioned assets only. A
+    partitioned model whose partitioned ancestor is reached only through an
+    unpartitioned model that does not pass through (a ``table``, an
+    unpartitioned ``merge``) is left out of a backfill selecting both, which
+    then succeeds without it, whatever else is selected.
+    """
+    graph = project.graph
+    partitioned = {
+        name for name in graph.order if translator.get_partitions_def(project.models[name])
+    }
+    # Partitioned ancestors; those a backfill walks down from (through partitioned assets).
+    ancestors: dict[str, frozenset[str]] = {}
+    walkable: dict[str, frozenset[str]] = {}
+    notes: dict[str, str] = {}
+    for name in graph.order:  # parents first
+        found: set[str] = set()
+        for parent in graph.upstream[name]:
+            found |= ancestors.get(parent, frozenset())
+            found |= {parent} & partitioned
+        ancestors[name] = frozenset(found)
+        walked: set[str] = set()
+        for parent in upstream[name]:
+            if parent in partitioned:
+                walked |= {parent, *walkable.get(parent, ())}
+        walkable[name] = frozenset(walked)
+        blocked = sorted(ancestors[name] - walked) if name in partitioned else []
+        if blocked:
+            notes[name] = _unwalkable_note(project, name, blocked, partitioned, translator)
+    return notes
+
+
+def _unwalkable_note(
+    project: Project,
+    name: str,
+    blocked: list[str],
+    partitioned: set[str],
+    translator: SqlAssetsTranslator,
+) -> str:
+    graph = project.graph
+    between = set().union(*(graph.descendants(model) for model in blocked))
+    stops = sorted(
+        model
+        for model in (between & graph.ancestors(name)) - partitioned
+        if not translator.get_passes_through(project.models[model])
+    )
+    return (
+        "**Backfills**: a Dagster range backfill that selects this asset with "
+        f"{_names(blocked)} leaves this asset out and still succeeds: Dagster walks a "
+        f"backfill down through partitioned assets only, and {_names(stops)} between "
+        "are not. Backfill this asset on its own once they are done, or with `sqlassets run`."
+    )
+
+
+def _names(models: list[str]) -> str:
+    return ", ".join(f"`{model}`" for model in models)
 
 
 def _lineage(
