@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from unittest import mock
 
 import dagster as dg
@@ -51,11 +52,15 @@ from dagster._time import get_current_timestamp
 from dagster._utils.caching_instance_queryer import CachingInstanceQueryer
 
 import sqlassets
+from sqlassets.dagster import SqlAssetsTranslator, definitions_for
 from sqlassets.dagster.resources import DuckDBEngineResource
 from sqlassets.dagster.run import run_project
 from sqlassets.project import load_project
 from tests.conftest import LOCAL_PYPROJECT, ROOT
 from tests.helpers import write_project
+
+if TYPE_CHECKING:
+    from sqlassets.loader import Model
 
 ORDERS = dg.AssetKey(["raw", "orders"])
 STG_ORDERS = dg.AssetKey(["staging", "stg_orders"])
@@ -477,7 +482,7 @@ def test_what_a_backfill_cannot_reach_says_so_in_its_description(shapes_graph) -
     }
     description = specs[_key("marts.after_table")].description or ""
     assert "a Dagster range backfill that selects this asset with `raw.days`" in description
-    assert "`int.days_t` between are not" in description
+    assert "an unpartitioned model that is not a view (a table" in description
     noted = [
         key
         for key, assets in shapes_graph.assets_defs_by_key.items()
@@ -494,6 +499,12 @@ def test_no_example_asset_needs_the_note_and_one_run_orders_load_and_mart() -> N
         for key, assets in repo.assets_defs_by_key.items()
         if assets.is_materializable
     )
+    # Between partitioned models, Dagster needs the partitioned ones in between selected.
+    monthly = ["raw.orders", "marts.monthly_revenue"]
+    assert "marts.monthly_revenue" not in _targeted(repo, monthly, JANUARY)
+    assert _targeted(repo, [*monthly, "marts.daily_revenue"], JANUARY)["marts.monthly_revenue"] == [
+        "2024-01-01"
+    ]
     # Inside one run of both, the mart's step waits for the load's.
     job = defs.resolve_implicit_global_asset_job_def().get_subset(
         asset_selection={ORDERS, DAILY_REVENUE}
@@ -502,3 +513,26 @@ def test_no_example_asset_needs_the_note_and_one_run_orders_load_and_mart() -> N
     assert plan.get_step_by_key("marts__daily_revenue").get_execution_dependency_keys() == {
         "raw__orders"
     }
+
+
+def test_get_passes_through_decides_which_reads_go_through(tmp_path: Path) -> None:
+    class TablesToo(SqlAssetsTranslator):
+        def get_passes_through(self, model: Model) -> bool:
+            return model.spec.name.dataset in ("staging", "int")
+
+    class Never(SqlAssetsTranslator):
+        def get_passes_through(self, model: Model) -> bool:
+            return False
+
+    project = load_project(write_project(tmp_path, SHAPES)).raise_for_errors()
+    through = definitions_for(project, translator=TablesToo()).get_repository_def()
+    assert through.asset_graph.get(_key("marts.after_table")).parent_keys == {
+        _key("int.days_t"),
+        _key("raw.days"),
+    }
+    after = through.assets_defs_by_key[_key("marts.after_table")]
+    assert "**Backfills**" not in (after.specs_by_key[_key("marts.after_table")].description or "")
+    assert "marts.after_table" in _targeted(through, ["raw.days", "marts.after_table"], JANUARY)
+
+    direct = definitions_for(project, translator=Never()).get_repository_def()
+    assert direct.asset_graph.get(_key("marts.chain")).parent_keys == {_key("staging.days_vv")}

@@ -8,7 +8,9 @@ so a single-run backfill is one statement per asset.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -138,10 +140,18 @@ def _through_dep(
     if isinstance(child, dg.TimeWindowPartitionsDefinition) and isinstance(
         upstream, dg.TimeWindowPartitionsDefinition
     ):
-        mapping = dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
+        mapping = _same_window_if_any()
     elif child is not None and upstream is not None and child != upstream:
         mapping = dg.AllPartitionMapping()
     return dg.AssetDep(key, partition_mapping=mapping)
+
+
+@cache
+def _same_window_if_any() -> dg.TimeWindowPartitionMapping:
+    # The parameter is marked beta: one warning per dependency otherwise.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
 
 
 def _unwalkable_notes(
@@ -157,54 +167,40 @@ def _unwalkable_notes(
     then succeeds without it, whatever else is selected.
     """
     graph = project.graph
-    partitioned = {
+    partitioned = [
         name for name in graph.order if translator.get_partitions_def(project.models[name])
-    }
-    # Partitioned ancestors; those a backfill walks down from (through partitioned assets).
-    ancestors: dict[str, frozenset[str]] = {}
-    walkable: dict[str, frozenset[str]] = {}
+    ]
+    bit = {name: 1 << index for index, name in enumerate(partitioned)}
+    # Bit sets of partitioned models: every partitioned ancestor, and those a backfill
+    # walks down from (through partitioned assets only).
+    ancestors: dict[str, int] = {}
+    walkable: dict[str, int] = {}
     notes: dict[str, str] = {}
     for name in graph.order:  # parents first
-        found: set[str] = set()
+        ancestors[name] = 0
         for parent in graph.upstream[name]:
-            found |= ancestors.get(parent, frozenset())
-            found |= {parent} & partitioned
-        ancestors[name] = frozenset(found)
-        walked: set[str] = set()
+            ancestors[name] |= ancestors.get(parent, 0) | bit.get(parent, 0)
+        walkable[name] = 0
         for parent in upstream[name]:
-            if parent in partitioned:
-                walked |= {parent, *walkable.get(parent, ())}
-        walkable[name] = frozenset(walked)
-        blocked = sorted(ancestors[name] - walked) if name in partitioned else []
-        if blocked:
-            notes[name] = _unwalkable_note(project, name, blocked, partitioned, translator)
+            if parent in bit:
+                walkable[name] |= walkable.get(parent, 0) | bit[parent]
+        blocked = ancestors[name] & ~walkable[name]
+        if name in bit and blocked:
+            notes[name] = _unwalkable_note([model for model in partitioned if bit[model] & blocked])
     return notes
 
 
-def _unwalkable_note(
-    project: Project,
-    name: str,
-    blocked: list[str],
-    partitioned: set[str],
-    translator: SqlAssetsTranslator,
-) -> str:
-    graph = project.graph
-    between = set().union(*(graph.descendants(model) for model in blocked))
-    stops = sorted(
-        model
-        for model in (between & graph.ancestors(name)) - partitioned
-        if not translator.get_passes_through(project.models[model])
-    )
+def _unwalkable_note(blocked: list[str]) -> str:
+    shown = ", ".join(f"`{model}`" for model in blocked[:3])
+    if len(blocked) > 3:
+        shown += f" and {len(blocked) - 3} more"
     return (
-        "**Backfills**: a Dagster range backfill that selects this asset with "
-        f"{_names(blocked)} leaves this asset out and still succeeds: Dagster walks a "
-        f"backfill down through partitioned assets only, and {_names(stops)} between "
-        "are not. Backfill this asset on its own once they are done, or with `sqlassets run`."
+        f"**Backfills**: a Dagster range backfill that selects this asset with {shown} "
+        "leaves this asset out and still succeeds: Dagster walks a backfill down through "
+        "partitioned assets only, and an unpartitioned model that is not a view (a table, "
+        "an unpartitioned merge) lies between. Backfill this asset on its own once they are "
+        "done, or with `sqlassets run`."
     )
-
-
-def _names(models: list[str]) -> str:
-    return ", ".join(f"`{model}`" for model in models)
 
 
 def _lineage(
