@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 import dagster as dg
@@ -45,7 +45,7 @@ from dagster._core.storage.tags import BACKFILL_ID_TAG
 from dagster._core.test_utils import create_test_daemon_workspace_context
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._core.utils import make_new_backfill_id
-from dagster._core.workspace.context import WorkspaceProcessContext
+from dagster._core.workspace.context import WorkspaceProcessContext, WorkspaceRequestContext
 from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 from dagster._daemon.backfill import execute_backfill_iteration
 from dagster._time import get_current_timestamp
@@ -165,6 +165,22 @@ def shapes(tmp_path: Path) -> Iterator[Path]:
     DuckDBEngineResource.close_all()
 
 
+def _as_the_webserver_does(context: WorkspaceRequestContext) -> dict[str, Any]:
+    """The arguments ``launchPartitionBackfill`` gives every asset backfill it creates."""
+    return {
+        "backfill_id": make_new_backfill_id(),
+        "asset_graph": context.asset_graph,
+        "backfill_timestamp": get_current_timestamp(),
+        "tags": {},
+        "dynamic_partitions_store": CachingInstanceQueryer(
+            instance=context.instance, asset_graph=context.asset_graph, loading_context=context
+        ),
+        "title": None,
+        "description": None,
+        "run_config": None,
+    }
+
+
 def _launch(
     workspace: WorkspaceProcessContext,
     selection: Sequence[dg.AssetKey],
@@ -173,19 +189,10 @@ def _launch(
     """What ``launchPartitionBackfill`` does for an asset selection and partition names."""
     context = workspace.create_request_context()
     backfill = PartitionBackfill.from_asset_partitions(
-        backfill_id=make_new_backfill_id(),
-        asset_graph=context.asset_graph,
-        backfill_timestamp=get_current_timestamp(),
-        tags={},
+        **_as_the_webserver_does(context),
         asset_selection=list(selection),
         partition_names=list(partitions),
-        dynamic_partitions_store=CachingInstanceQueryer(
-            instance=context.instance, asset_graph=context.asset_graph, loading_context=context
-        ),
         all_partitions=False,
-        title=None,
-        description=None,
-        run_config=None,
     )
     context.instance.add_backfill(backfill)
     return backfill.backfill_id
@@ -197,13 +204,7 @@ def _launch_by_assets(
     """``launchPartitionBackfill`` with ``partitionsByAssets``: a range per asset (the API form)."""
     context = workspace.create_request_context()
     backfill = PartitionBackfill.from_partitions_by_assets(
-        backfill_id=make_new_backfill_id(),
-        asset_graph=context.asset_graph,
-        backfill_timestamp=get_current_timestamp(),
-        tags={},
-        dynamic_partitions_store=CachingInstanceQueryer(
-            instance=context.instance, asset_graph=context.asset_graph, loading_context=context
-        ),
+        **_as_the_webserver_does(context),
         partitions_by_assets=[
             PartitionsByAssetSelector(
                 asset_key=key,
@@ -211,9 +212,6 @@ def _launch_by_assets(
             )
             for key, (start, end) in ranges.items()
         ],
-        title=None,
-        description=None,
-        run_config=None,
     )
     context.instance.add_backfill(backfill)
     return backfill.backfill_id
