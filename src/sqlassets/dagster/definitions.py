@@ -8,7 +8,9 @@ so a single-run backfill is one statement per asset.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -70,13 +72,24 @@ def definitions_for(
     }
     source_keys = {str(ref): translator.get_source_key(ref) for ref in project.graph.sources}
 
+    upstream = _dagster_upstream(project, translator)
+    notes = _unwalkable_notes(project, upstream, translator)
     assets: list[Any] = []
     for model_name in project.graph.order:
         model = project.models[model_name]
-        deps = [keys[parent] for parent in project.graph.upstream[model_name]]
+        direct = project.graph.upstream[model_name]
+        deps: list[dg.AssetKey | dg.AssetDep] = [keys[parent] for parent in direct]
+        deps += [
+            _through_dep(keys[parent], project.models[parent], model, translator)
+            for parent in upstream[model_name]
+            if parent not in direct
+        ]
         deps += [source_keys[str(ref)] for ref in project.graph.external[model_name]]
         lineage = _lineage(model, keys, source_keys)
         spec = translator.get_asset_spec(model, deps, table_name(tables[model_name]), lineage)
+        if model_name in notes:
+            described = "\n\n".join(filter(None, [spec.description, notes[model_name]]))
+            spec = spec.replace_attributes(description=described)
         assets.append(_asset(project, model, spec, translator, chosen, on_event))
     for ref in project.graph.sources:
         assets.append(
@@ -93,6 +106,100 @@ def definitions_for(
         resources={**default_resources(chosen), **(resources or {})},
         # Steps in threads (each waits on a remote job); an embedded engine: one at a time.
         executor=make_threaded_executor(engine.concurrent_jobs(chosen.settings)),
+    )
+
+
+def _dagster_upstream(project: Project, translator: SqlAssetsTranslator) -> dict[str, list[str]]:
+    """Each model's upstream models in Dagster: those it reads, and those it reads through views.
+
+    A model that passes through (``get_passes_through``: views) is read, when
+    its reader runs, as the models it reads; its readers depend on them too.
+    """
+    upstream: dict[str, list[str]] = {}
+    for name in project.graph.order:  # parents first
+        found = dict.fromkeys(project.graph.upstream[name])
+        for parent in project.graph.upstream[name]:
+            if translator.get_passes_through(project.models[parent]):
+                found.update(dict.fromkeys(upstream.get(parent, ())))
+        upstream[name] = list(found)
+    return upstream
+
+
+def _through_dep(
+    key: dg.AssetKey, parent: Model, model: Model, translator: SqlAssetsTranslator
+) -> dg.AssetDep:
+    """A dependency on a model read through a view: each window on the same window upstream.
+
+    Never on partitions the upstream model lacks: its view shows whatever it
+    holds (a mart may start before its load, or be keyed by region over a
+    daily load), and Dagster fails a backfill that needs a missing partition.
+    """
+    child = translator.get_partitions_def(model)
+    upstream = translator.get_partitions_def(parent)
+    mapping: dg.PartitionMapping | None = None
+    if isinstance(child, dg.TimeWindowPartitionsDefinition) and isinstance(
+        upstream, dg.TimeWindowPartitionsDefinition
+    ):
+        mapping = _same_window_if_any()
+    elif child is not None and upstream is not None and child != upstream:
+        mapping = dg.AllPartitionMapping()
+    return dg.AssetDep(key, partition_mapping=mapping)
+
+
+@cache
+def _same_window_if_any() -> dg.TimeWindowPartitionMapping:
+    # The parameter is marked beta: one warning per dependency otherwise.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
+
+
+def _unwalkable_notes(
+    project: Project, upstream: Mapping[str, list[str]], translator: SqlAssetsTranslator
+) -> dict[str, str]:
+    """A note on each partitioned model a Dagster range backfill cannot reach from an ancestor.
+
+    Dagster's asset backfill gives the selection's roots the chosen partitions
+    and walks down from them through selected partitioned assets only. A
+    partitioned model whose partitioned ancestor is reached only through an
+    unpartitioned model that does not pass through (a ``table``, an
+    unpartitioned ``merge``) is left out of a backfill selecting both, which
+    then succeeds without it, whatever else is selected.
+    """
+    graph = project.graph
+    partitioned = [
+        name for name in graph.order if translator.get_partitions_def(project.models[name])
+    ]
+    bit = {name: 1 << index for index, name in enumerate(partitioned)}
+    # Bit sets of partitioned models: every partitioned ancestor, and those a backfill
+    # walks down from (through partitioned assets only).
+    ancestors: dict[str, int] = {}
+    walkable: dict[str, int] = {}
+    notes: dict[str, str] = {}
+    for name in graph.order:  # parents first
+        ancestors[name] = 0
+        for parent in graph.upstream[name]:
+            ancestors[name] |= ancestors.get(parent, 0) | bit.get(parent, 0)
+        walkable[name] = 0
+        for parent in upstream[name]:
+            if parent in bit:
+                walkable[name] |= walkable.get(parent, 0) | bit[parent]
+        blocked = ancestors[name] & ~walkable[name]
+        if name in bit and blocked:
+            notes[name] = _unwalkable_note([model for model in partitioned if bit[model] & blocked])
+    return notes
+
+
+def _unwalkable_note(blocked: list[str]) -> str:
+    shown = ", ".join(f"`{model}`" for model in blocked[:3])
+    if len(blocked) > 3:
+        shown += f" and {len(blocked) - 3} more"
+    return (
+        f"**Backfills**: a Dagster range backfill that selects this asset with {shown} "
+        "leaves this asset out and still succeeds: Dagster walks a backfill down through "
+        "partitioned assets only, and an unpartitioned model that is not a view (a table, "
+        "an unpartitioned merge) lies between. Backfill this asset on its own once they are "
+        "done, or with `sqlassets run`."
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import dagster as dg
 
 from sqlassets.loader import Model, tokens
-from sqlassets.spec import Cadence, StaticPartitions, TableRef, TimePartitions
+from sqlassets.spec import Cadence, Materialized, StaticPartitions, TableRef, TimePartitions
 from sqlassets.window import KEY_FORMATS
 
 _CRON = {
@@ -105,6 +105,18 @@ class SqlAssetsTranslator:
             return static_partitions_def(partitions)
         return None
 
+    def get_passes_through(self, model: Model) -> bool:
+        """Whether a model reading ``model`` reads ``model``'s upstream models when it runs.
+
+        True for views: a view stores a query, not rows. A model reading a view
+        then also depends, in Dagster, on every model it reads through the view
+        (and through views over views), so a Dagster backfill of a partitioned
+        load and a mart reading it through an unpartitioned view reaches the
+        mart, and the load runs first. A ``table`` does not pass through: it is
+        rebuilt whole from what it read when it ran, not when its readers run.
+        """
+        return model.spec.materialized is Materialized.VIEW
+
     def get_backfill_policy(self, model: Model) -> dg.BackfillPolicy | None:
         """``single_run`` (one statement for a whole range) or ``multi_run(N)``."""
         if model.spec.partitions is None:
@@ -145,7 +157,7 @@ class SqlAssetsTranslator:
     def get_asset_spec(
         self,
         model: Model,
-        deps: list[dg.AssetKey],
+        deps: list[dg.AssetKey | dg.AssetDep],
         table_name: str,
         lineage: Mapping[str, list[dg.TableColumnDep]],
     ) -> dg.AssetSpec:
