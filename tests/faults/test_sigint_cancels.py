@@ -128,7 +128,9 @@ def test_sigint_cancels_every_job_in_flight(emulator: Emulator, tmp_path: Path) 
         assert job.error_result and job.error_result["reason"] == "stopped", identifier
 
 
-def test_dagster_termination_cancels_every_job_in_flight(emulator: Emulator, tmp_path: Path) -> None:
+def test_dagster_termination_cancels_every_job_in_flight(
+    emulator: Emulator, tmp_path: Path
+) -> None:
     """Dagster's own interrupt path (captured SIGINT, as a terminated run worker gets it)."""
     import threading
 
