@@ -52,11 +52,7 @@ print(assets, time.perf_counter() - started, flush=True)
 os._exit(0)
 """
 
-FLOOR = """\
-import json, os, sys, time
-started = time.perf_counter()
-import dagster as dg
-manifest = json.loads(open(sys.argv[1]).read())
+_FLOOR_HELPERS = """\
 partitions = {}
 def partitions_def(described):
     if described is None:
@@ -74,7 +70,18 @@ def policy(value):
     if value == 0:
         return dg.BackfillPolicy.single_run()
     return dg.BackfillPolicy.multi_run(max_partitions_per_run=value)
-def noop(context):
+"""
+"""What both floors build their partitions and backfill policies with (from the manifest)."""
+
+FLOOR = (
+    """\
+import json, os, sys, time
+started = time.perf_counter()
+import dagster as dg
+manifest = json.loads(open(sys.argv[1]).read())
+"""
+    + _FLOOR_HELPERS
+    + """def noop(context):
     return None
 assets = []
 for model in manifest["models"]:
@@ -105,8 +112,10 @@ count = len(dg.Definitions(assets=assets).get_repository_def().assets_defs_by_ke
 print(count, time.perf_counter() - started, flush=True)
 os._exit(0)
 """
+)
 
-FULL_FLOOR = """\
+FULL_FLOOR = (
+    """\
 import json, os, sys, time
 from datetime import UTC, datetime
 started = time.perf_counter()
@@ -115,24 +124,9 @@ manifest = json.loads(open(sys.argv[1]).read())
 class Warehouse(dg.ConfigurableResource):
     database: str
     gcs_root: str
-partitions = {}
-def partitions_def(described):
-    if described is None:
-        return None
-    key = json.dumps(described, sort_keys=True)
-    if key not in partitions:
-        if "keys" in described:
-            partitions[key] = dg.StaticPartitionsDefinition(described["keys"])
-        else:
-            partitions[key] = dg.TimeWindowPartitionsDefinition(**described)
-    return partitions[key]
-def policy(value):
-    if value is None:
-        return None
-    if value == 0:
-        return dg.BackfillPolicy.single_run()
-    return dg.BackfillPolicy.multi_run(max_partitions_per_run=value)
-def body():
+"""
+    + _FLOOR_HELPERS
+    + """def body():
     def materialize(context: dg.AssetExecutionContext, duckdb: Warehouse):
         yield dg.MaterializeResult()
     return materialize
@@ -223,6 +217,7 @@ count = len(definitions.get_repository_def().assets_defs_by_key)
 print(count, time.perf_counter() - started, flush=True)
 os._exit(0)
 """
+)
 
 PARSE = """\
 import os, sys, time

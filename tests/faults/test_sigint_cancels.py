@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,6 +34,27 @@ def emulator() -> Iterator[Emulator]:
         yield running
 
 
+def _start_run(project: Path) -> subprocess.Popen[bytes]:
+    """`sqlassets run --target emu` of ``project``, in its own process."""
+    script = Path(sys.executable).parent / "sqlassets"
+    return subprocess.Popen(
+        [str(script), "run", "--target", "emu", "--project-dir", str(project)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "DAGSTER_HOME": ""},
+    )
+
+
+def _finished(client: Any, identifier: str) -> Any:
+    """The job, once DONE (jobs.cancel returns at once; the job stops shortly after)."""
+    job = client.get_job(identifier)
+    deadline = time.monotonic() + 20
+    while job.state != "DONE" and time.monotonic() < deadline:
+        time.sleep(0.2)  # polling for the cancellation to land
+        job = client.get_job(identifier)
+    return job
+
+
 def test_sigint_cancels_the_running_job(emulator: Emulator, tmp_path: Path) -> None:
     write_project(
         tmp_path,
@@ -45,13 +67,7 @@ def test_sigint_cancels_the_running_job(emulator: Emulator, tmp_path: Path) -> N
         },
     )
     client = emulator.client()
-    script = Path(sys.executable).parent / "sqlassets"
-    process = subprocess.Popen(
-        [str(script), "run", "--target", "emu", "--project-dir", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "DAGSTER_HOME": ""},
-    )
+    process = _start_run(tmp_path)
     running = None
     deadline = time.monotonic() + 90
     while running is None and time.monotonic() < deadline and process.poll() is None:
@@ -71,12 +87,7 @@ def test_sigint_cancels_the_running_job(emulator: Emulator, tmp_path: Path) -> N
     finally:
         process.kill()
     assert process.returncode != 0
-    # jobs.cancel returns at once; the job stops shortly after.
-    job = client.get_job(running.job_id)
-    deadline = time.monotonic() + 20
-    while job.state != "DONE" and time.monotonic() < deadline:
-        time.sleep(0.2)  # polling for the cancellation to land
-        job = client.get_job(running.job_id)
+    job = _finished(client, running.job_id)
     assert job.state == "DONE", stderr.decode()[-3000:]
     assert job.error_result and job.error_result["reason"] == "stopped"
 
@@ -96,13 +107,7 @@ def test_sigint_cancels_every_job_in_flight(emulator: Emulator, tmp_path: Path) 
         },
     )
     client = emulator.client()
-    script = Path(sys.executable).parent / "sqlassets"
-    process = subprocess.Popen(
-        [str(script), "run", "--target", "emu", "--project-dir", str(tmp_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "DAGSTER_HOME": ""},
-    )
+    process = _start_run(tmp_path)
     prefixes = tuple(f"sqlassets_marts_{name}_replace" for name in names)
     in_flight: dict[str, object] = {}
     deadline = time.monotonic() + 90
@@ -119,11 +124,7 @@ def test_sigint_cancels_every_job_in_flight(emulator: Emulator, tmp_path: Path) 
         process.kill()
     assert process.returncode == 130, stderr.decode()[-3000:]
     for identifier in in_flight:
-        job = client.get_job(identifier)
-        deadline = time.monotonic() + 20
-        while job.state != "DONE" and time.monotonic() < deadline:
-            time.sleep(0.2)  # polling for the cancellation to land
-            job = client.get_job(identifier)
+        job = _finished(client, identifier)
         assert job.state == "DONE", stderr.decode()[-3000:]
         assert job.error_result and job.error_result["reason"] == "stopped", identifier
 
@@ -175,9 +176,5 @@ def test_dagster_termination_cancels_every_job_in_flight(
     assert len(in_flight) == len(names)
     assert not any(outcome.ok for outcome in outcomes)
     for identifier in in_flight:
-        job = client.get_job(identifier)
-        deadline = time.monotonic() + 20
-        while job.state != "DONE" and time.monotonic() < deadline:
-            time.sleep(0.2)  # polling for the cancellation to land
-            job = client.get_job(identifier)
+        job = _finished(client, identifier)
         assert job.error_result and job.error_result["reason"] == "stopped", identifier

@@ -210,7 +210,6 @@ class BigQueryEngine(Engine):
         self._lock = threading.Lock()
         self._sleep = sleep
         self._request_retry = request_retry
-        self._datasets: set[str] = set()
         self._live.add(self)
 
     @classmethod
@@ -508,8 +507,6 @@ class BigQueryEngine(Engine):
 
         for project, dataset in datasets:
             key = f"{project or self.project}.{dataset}"
-            if key in self._datasets:
-                continue
             # Keyed by endpoint too: two emulators (or BigQuery and one) are two warehouses.
             endpoint = getattr(getattr(self.client, "_connection", None), "API_BASE_URL", "")
             shared = f"{endpoint} {key}"
@@ -519,7 +516,6 @@ class BigQueryEngine(Engine):
                     reference.location = self.location
                     self.client.create_dataset(reference, exists_ok=True)
                     _CREATED_DATASETS.add(shared)
-            self._datasets.add(key)
 
     def _cancel(self, identifier: str, query_job: Any) -> None:
         # Best effort: the job timeout is the backstop if cancelling fails.
