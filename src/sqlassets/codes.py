@@ -40,6 +40,8 @@ class Code(enum.StrEnum):
     COLUMN_NOT_IN_OUTPUT = "SA303"
     SELECT_STAR = "SA304"
     UNKNOWN_PARAMETER = "SA305"
+    PARTITION_COLUMN_TYPE = "SA306"
+    """``@partition_by`` on a column whose type BigQuery cannot partition that way."""
     CYCLE = "SA401"
     DUPLICATE_NAME = "SA402"
     SELF_REFERENCE = "SA403"

@@ -26,7 +26,7 @@ from sqlassets.spec import (
     MergeMaterialization,
     ModelSpec,
 )
-from sqlassets.strategies import parse_body, plan_jobs, rewrite_references
+from sqlassets.strategies import drop_table, parse_body, plan_jobs, rewrite_references
 from sqlassets.window import (
     Window,
     key_window,
@@ -37,7 +37,7 @@ from sqlassets.window import (
     time_window,
 )
 
-from .schema import refresh_jobs, schema_jobs
+from .schema import changed_layout, check_partition_type, refresh_jobs, schema_jobs
 
 
 def physical_tables(project: Project, naming: Naming) -> dict[str, exp.Table]:
@@ -110,11 +110,14 @@ def model_jobs(
     window: Window,
     full_refresh: bool = False,
     check_schema: bool = False,
+    check_types: bool = False,
 ) -> list[Job]:
     """The jobs that materialize ``model`` over ``window`` on ``engine``.
 
     With ``check_schema`` (runs, not ``compile``), an existing incremental
-    table is compared first (see :mod:`sqlassets.runner.schema`).
+    table is compared first (see :mod:`sqlassets.runner.schema`). With
+    ``check_schema`` or ``check_types`` (``plan``), the partition column's type
+    is checked first (SA306), before any job is sent.
     """
     # Only the tables this model reads need their physical names.
     names = {model.name} | {read.ref.name for read in model.reads}
@@ -135,6 +138,17 @@ def model_jobs(
     )
     jobs: list[Job] = []
     exists = False
+    if (check_schema or check_types) and spec.partition_by is not None:
+        parameters = list(window.parameters().values())
+        check_partition_type(spec, engine, engine.query_schema(query, parameters, preamble))
+    if (
+        check_schema
+        and not incremental
+        and engine.capabilities.drop_before_layout_change
+        and changed_layout(engine, target, spec)
+    ):
+        # CREATE OR REPLACE cannot change the layout; the table is rebuilt whole anyway.
+        jobs.append(drop_table(target))
     if incremental and check_schema and not full_refresh:
         prepare, exists = schema_jobs(spec, engine, target, query, window, preamble)
         jobs += prepare
@@ -207,6 +221,7 @@ def piece_jobs(
     pieces: list[Window],
     full_refresh: bool = False,
     check_schema: bool = False,
+    check_types: bool = False,
 ) -> Iterator[tuple[Window, list[Job]]]:
     """Each piece of a split window with its jobs, built when the piece comes up.
 
@@ -216,7 +231,13 @@ def piece_jobs(
     for index, piece in enumerate(pieces):
         first = index == 0
         jobs = model_jobs(
-            project, model, engine, piece, full_refresh and first, check_schema and first
+            project,
+            model,
+            engine,
+            piece,
+            full_refresh and first,
+            check_schema and first,
+            check_types and first,
         )
         if not first:
             jobs = [job for job in jobs if job.action not in ("create", "alter")]
@@ -274,7 +295,7 @@ def dry_run(
                     f"{name}: the window touches more than {limit} partitions, the most one job "
                     f"may modify: it runs as {len(pieces)} jobs, each atomic, not one"
                 )
-            for piece, jobs in piece_jobs(project, model, engine, pieces):
+            for piece, jobs in piece_jobs(project, model, engine, pieces, check_types=True):
                 for job in jobs:
                     report.statements += [
                         PlannedStatement(name, piece.label(), job.action, result)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlglot import expressions as exp
 
+from sqlassets.codes import Code
 from sqlassets.engines.base import Engine, Layout
 from sqlassets.errors import SchemaChangeError
 from sqlassets.job import Job
@@ -61,6 +62,29 @@ def schema_diff(existing: list[tuple[str, str]], incoming: list[tuple[str, str]]
             if key in old and new[key][1] != old[key][1]
         ),
     )
+
+
+def check_partition_type(
+    spec: ModelSpec, engine: Engine, schema: Sequence[tuple[str, str]]
+) -> None:
+    """Refuse (SA306) a ``@partition_by`` BigQuery cannot apply to the query's column type.
+
+    Checked on every engine: DuckDB would run it, BigQuery would not.
+    """
+    if spec.partition_by is None:
+        return
+    wanted = spec.partition_by.column.lower()
+    for name, kind in schema:
+        if name.lower() == wanted:
+            bigquery_type = exp.DataType.build(kind, dialect=engine.dialect, udt=True)
+            problem = spec.partition_by.type_problem(bigquery_type.sql("bigquery"))
+            if problem is not None:
+                raise SchemaChangeError(
+                    f"{spec.name.name}: {problem}",
+                    spec.location_of("partition_by"),
+                    Code.PARTITION_COLUMN_TYPE,
+                )
+            return
 
 
 def changed_layout(engine: Engine, target: exp.Table, spec: ModelSpec) -> Layout | None:

@@ -185,6 +185,47 @@ class PartitionBy(Frozen):
             return f"DATE({self.column})"
         return f"{self.function}({self.column}, {self.granularity.value})"
 
+    def type_problem(self, column_type: str) -> str | None:
+        """Why BigQuery refuses this partitioning of a ``column_type`` column, or None.
+
+        ``column_type`` is in BigQuery's notation (``TIMESTAMP``, ``DATETIME``,
+        ``DATE``). A bare column must be DATE; ``DATE()`` takes a TIMESTAMP or
+        DATETIME; each ``*_TRUNC`` takes its own type (*CREATE TABLE →
+        partition_expression*).
+        """
+        family = column_type.strip().upper().split("(")[0].split(" ")[0]
+        if family in _PARTITION_COLUMN_TYPES[self.function]:
+            return None
+        unit = self.granularity.value
+        column = self.column
+        if family == "TIMESTAMP":
+            fix = f"DATE({column})" if unit == "DAY" else f"TIMESTAMP_TRUNC({column}, {unit})"
+        elif family == "DATETIME":
+            fix = f"DATE({column})" if unit == "DAY" else f"DATETIME_TRUNC({column}, {unit})"
+        elif family == "DATE" and unit in ("DAY", "MONTH", "YEAR"):
+            fix = column if unit == "DAY" else f"DATE_TRUNC({column}, {unit})"
+        else:
+            return (
+                f"`@partition_by: {self}` needs a DATE, TIMESTAMP or DATETIME column of that "
+                f"precision, but `{column}` is {column_type}: cast it in the query "
+                f"(`CAST(… AS TIMESTAMP) AS {column}`)"
+            )
+        return (
+            f"`@partition_by: {self}` does not fit `{column}`, which is {column_type}: "
+            f"BigQuery refuses it; write `@partition_by: {fix}`, or cast in the query "
+            f"(`DATE({column}) AS {column}`)"
+        )
+
+
+_PARTITION_COLUMN_TYPES: dict[str | None, frozenset[str]] = {
+    None: frozenset({"DATE"}),
+    "DATE": frozenset({"TIMESTAMP", "DATETIME"}),
+    "DATE_TRUNC": frozenset({"DATE"}),
+    "TIMESTAMP_TRUNC": frozenset({"TIMESTAMP"}),
+    "DATETIME_TRUNC": frozenset({"DATETIME"}),
+}
+"""The column types BigQuery accepts under each partitioning function."""
+
 
 class Cadence(StrEnum):
     """Cadence of time-window partitions."""
