@@ -20,6 +20,8 @@ from sqlassets.job import table_name
 from sqlassets.loader import Model
 from sqlassets.project import Project, load_project
 from sqlassets.runner import OnEvent, physical_tables
+from sqlassets.schemas import KnownSchemas
+from sqlassets.spec.checks import describe_check
 
 from .executor import make_threaded_executor
 from .materialize import FULL_REFRESH_TAG, asset_body
@@ -65,7 +67,10 @@ def definitions_for(
     name = config.target_name(target)
     chosen = ChosenTarget(name, config.target(name), config)
     engine = chosen.engine
+    known = KnownSchemas.for_project(config, engine.name).get_all(project.models)
     translator = translator or SqlAssetsTranslator(engine=engine.name)
+    if not getattr(translator, "known_types", None):
+        translator.known_types = known
     tables = physical_tables(project, engine.naming_for(chosen.settings))
     keys = {
         model_name: translator.get_asset_key(model) for model_name, model in project.models.items()
@@ -235,7 +240,7 @@ def _asset(
             name=check.name,
             asset=spec.key,
             blocking=check.blocking,
-            description=f"{check.kind} check from {model.path}:{check.location.line}",
+            description=f"{describe_check(check)} From {model.path}:{check.location.line}.",
         )
         for check in model.spec.checks
     ]

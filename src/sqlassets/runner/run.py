@@ -18,6 +18,7 @@ from sqlassets.engines.base import Engine, JobContext, JobResult
 from sqlassets.errors import EngineError
 from sqlassets.loader import Model
 from sqlassets.project import Project
+from sqlassets.schemas import KnownSchemas
 from sqlassets.spec import CheckSpec
 from sqlassets.strategies import checks_query
 from sqlassets.window import Window
@@ -221,6 +222,8 @@ def materialize(
         for outcome in run_checks(model, engine, table, window, context):
             outcomes[outcome.check.name].append(outcome)
     columns = engine.table_columns(table)
+    if columns:
+        KnownSchemas.for_project(project.config, engine.name).put(model.name, columns)
     duration = time.monotonic() - started
     verdicts = []
     for check in spec.checks:
