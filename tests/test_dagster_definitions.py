@@ -133,11 +133,15 @@ def test_component_and_dg_registry_entry_point(tmp_path: Path) -> None:
     names = {
         entry.name: entry.value for entry in entry_points(group="dagster_dg_cli.registry_modules")
     }
-    assert names["sqlassets"] == "sqlassets.dagster"
+    assert names["sqlassets"] == "sqlassets"
     # The component reads only the folder of its defs.yaml from the load context.
-    context = SimpleNamespace(path=ROOT / "sql")
+    context = SimpleNamespace(path=ROOT / "sql", project_root=None)
     defs = SqlAssetsComponent(project_dir="..").build_defs(context)  # type: ignore[arg-type]
     assert _key("marts.daily_revenue") in defs.get_repository_def().assets_defs_by_key
+    # Without project_dir: the nearest project up from the defs.yaml's folder.
+    deep = SimpleNamespace(path=ROOT / "sql" / "marts", project_root=None)
+    found = SqlAssetsComponent().build_defs(deep)  # type: ignore[arg-type]
+    assert _key("marts.daily_revenue") in found.get_repository_def().assets_defs_by_key
 
 
 def test_bigquery_assets_take_the_pool_of_their_table() -> None:

@@ -44,6 +44,8 @@ class Code(enum.StrEnum):
     DUPLICATE_NAME = "SA402"
     SELF_REFERENCE = "SA403"
     CONFIG = "SA900"
+    NO_SQL_DIR = "SA901"
+    """The project's SQL folder does not exist (raised: there is nothing to lint)."""
     WINDOW = "SA501"
     """A requested partition or window does not exist for the model."""
     STRATEGY = "SA502"
@@ -57,6 +59,17 @@ class Code(enum.StrEnum):
 
 
 RUNTIME_CODES = frozenset(
-    {Code.INTERNAL, Code.WINDOW, Code.STRATEGY, Code.SELECTION, Code.SCHEMA_CHANGE, Code.ENGINE}
+    {
+        Code.INTERNAL,
+        Code.NO_SQL_DIR,
+        Code.WINDOW,
+        Code.STRATEGY,
+        Code.SELECTION,
+        Code.SCHEMA_CHANGE,
+        Code.ENGINE,
+    }
 )
-"""Codes raised while running, not found by ``sqlassets lint``."""
+"""Codes raised (by every command, lint included), not reported as findings.
+
+SA901: with no SQL folder there is no project to lint.
+"""
