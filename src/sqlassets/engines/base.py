@@ -105,8 +105,8 @@ class TableStats:
 class JobCost:
     """The cost of one asset's jobs on one day, from the warehouse's job history."""
 
-    asset_label: str
-    """The ``sqlassets_asset`` label value of the jobs."""
+    asset: str
+    """The model the jobs ran for (the label value itself when no given model has it)."""
     day: date
     jobs: int
     bytes_billed: int
@@ -209,10 +209,11 @@ class Engine(abc.ABC):
         One metadata query per dataset, batched; no query reads a table's rows.
         """
 
-    def job_costs(self, since: datetime, label: str) -> list[JobCost]:
-        """Bytes billed and slot ms per ``label`` value and day of jobs created since ``since``.
+    def job_costs(self, since: datetime, assets: Sequence[str]) -> list[JobCost]:
+        """Bytes billed and slot ms per asset and day of sqlassets' jobs created since ``since``.
 
-        Only for engines with :attr:`Capabilities.job_history`.
+        ``assets`` are the model names to recognise in the jobs' labels. Only
+        for engines with :attr:`Capabilities.job_history`.
         """
         raise EngineError(f"{self.name} keeps no job history to report costs from")
 

@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 DIALECT = "bigquery"
 
 PREVIOUS_ATTEMPT_FAILED = "previousAttemptFailed"
+ASSET_LABEL = "sqlassets_asset"
+"""The label naming the model a job runs for (``sqlassets cost`` sums jobs by it)."""
 MAX_PARTITIONS_PER_JOB = 4000
 """BigQuery's limit on partitions one job may modify."""
 
@@ -286,7 +288,7 @@ class BigQueryEngine(Engine):
         if context is not None:
             labels = {key: label_value(value) for key, value in context.labels.items()}
             labels.update(
-                sqlassets_asset=label_value(context.asset),
+                {ASSET_LABEL: label_value(context.asset)},
                 dagster_run_id=label_value(context.run_id),
                 sqlassets_window=label_value(context.window),
             )
@@ -648,13 +650,18 @@ class BigQueryEngine(Engine):
                 )
         return found
 
-    def job_costs(self, since: datetime, label: str) -> list[JobCost]:
-        """``INFORMATION_SCHEMA.JOBS`` of the target's project and location, by label and day."""
-        query = job_costs_query(self.project, self.location, label)
+    def job_costs(self, since: datetime, assets: Sequence[str]) -> list[JobCost]:
+        """``INFORMATION_SCHEMA.JOBS`` of the target's project and location, by asset and day.
+
+        Jobs are found by their ``sqlassets_asset`` label (:func:`label_value`
+        of the model name); top-level jobs only, so a script counts once.
+        """
+        query = job_costs_query(self.project, self.location, ASSET_LABEL)
         parameters = (QueryParameter("since", "TIMESTAMP", since),)
+        names = {label_value(asset): asset for asset in assets}
         return [
             JobCost(
-                asset_label=str(row["asset"]),
+                asset=names.get(str(row["asset"]), str(row["asset"])),
                 day=row["day"],
                 jobs=int(row["jobs"]),
                 bytes_billed=int(row["bytes_billed"] or 0),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlglot import expressions as exp
 
@@ -30,6 +31,22 @@ class Observation:
     """The physical table observed."""
     stats: TableStats | None
     freshness: Freshness | None = None
+
+    def is_fresh(self, now: datetime) -> bool | None:
+        """Whether the table was modified within its freshness rule at ``now``.
+
+        As Dagster's last-update check: within ``max_lag`` of the latest
+        deadline tick (or of ``now``). None without a rule or a known time.
+        """
+        modified = self.stats.last_modified if self.stats else None
+        if self.freshness is None or modified is None:
+            return None
+        deadline = now
+        if self.freshness.deadline:
+            from croniter import croniter
+
+            deadline = croniter(self.freshness.deadline, now).get_prev(datetime)
+        return modified >= deadline - self.freshness.max_lag
 
 
 def observed_tables(
