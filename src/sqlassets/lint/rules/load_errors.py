@@ -18,7 +18,7 @@ rule, and found by:
 - SA106 ``sqlassets.spec.build.parse_directives`` and ``sqlassets.spec.build._resolve_name``
 - SA107 ``sqlassets.loader._body_shape`` and ``sqlassets.spec.build.build_spec``
 - SA108 ``sqlassets.spec.build.parse_directives`` (``@freshness``) and
-  ``sqlassets.config.load_config`` (a source's ``freshness``)
+  ``sqlassets.config._source_freshness`` (a source's ``freshness``)
 - SA900 ``sqlassets.config.load_config``
 """
 
@@ -258,10 +258,10 @@ Fix::
 
 Found by ``sqlassets.spec.build.parse_directives`` (through
 ``sqlassets.values.parse_freshness``) and, for sources, by
-``sqlassets.config.load_config``.
+``sqlassets.config._source_freshness``.
 """,
     "sqlassets.spec.build.parse_directives",
-    "sqlassets.config.load_config",
+    "sqlassets.config._source_freshness",
 )
 
 CONFIG = load_rule(
