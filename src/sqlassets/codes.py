@@ -32,6 +32,8 @@ class Code(enum.StrEnum):
     """A model name (from the path or ``@name``) that is not ``dataset.table``."""
     BODY_SHAPE = "SA107"
     """The body is not one query (or, for ``load``, is not empty)."""
+    FRESHNESS = "SA108"
+    """A freshness rule (``@freshness``, or a source's in the configuration) that is invalid."""
     MERGE_WITHOUT_UNIQUE_KEY = "SA201"
     INSERT_OVERWRITE_WITHOUT_PARTITIONING = "SA202"
     TIME_PARTITIONS_WITHOUT_START = "SA203"

@@ -25,6 +25,7 @@ from sqlassets.spec.checks import describe_check
 
 from .executor import make_threaded_executor
 from .materialize import FULL_REFRESH_TAG, asset_body
+from .observe import freshness_checks, freshness_rules, observation_job, observation_schedule
 from .resources import ChosenTarget, compute, default_resources
 from .schedules import schedules_for
 from .translator import SqlAssetsTranslator, op_name
@@ -105,9 +106,17 @@ def definitions_for(
                 kinds={engine.name},
             )
         )
+    observe_job = observation_job(project, {**keys, **source_keys}, chosen)
+    checks, sensors = freshness_checks(freshness_rules(project, keys, source_keys))
     return dg.Definitions(
         assets=assets,
-        schedules=schedules_for(project, keys, translator),
+        asset_checks=checks,
+        jobs=[observe_job],
+        schedules=[
+            *schedules_for(project, keys, translator),
+            observation_schedule(project, observe_job),
+        ],
+        sensors=sensors,
         resources={**default_resources(chosen), **(resources or {})},
         # Steps in threads (each waits on a remote job); an embedded engine: one at a time.
         executor=make_threaded_executor(engine.concurrent_jobs(chosen.settings)),

@@ -20,6 +20,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from sqlglot import expressions as exp
@@ -30,8 +31,10 @@ from sqlassets.engines.base import (
     DryRunResult,
     Engine,
     JobContext,
+    JobCost,
     JobResult,
     Layout,
+    TableStats,
 )
 from sqlassets.errors import EngineError
 from sqlassets.job import Job, Naming
@@ -46,6 +49,8 @@ if TYPE_CHECKING:
 DIALECT = "bigquery"
 
 PREVIOUS_ATTEMPT_FAILED = "previousAttemptFailed"
+ASSET_LABEL = "sqlassets_asset"
+"""The label naming the model a job runs for (``sqlassets cost`` sums jobs by it)."""
 MAX_PARTITIONS_PER_JOB = 4000
 """BigQuery's limit on partitions one job may modify."""
 
@@ -177,6 +182,7 @@ class BigQueryEngine(Engine):
         # BigQuery cannot CREATE OR REPLACE a table with another partitioning (dbt-core#2000).
         drop_before_layout_change=True,
         table_pools=True,
+        job_history=True,
     )
 
     _live: ClassVar[weakref.WeakSet[BigQueryEngine]] = weakref.WeakSet()
@@ -282,7 +288,7 @@ class BigQueryEngine(Engine):
         if context is not None:
             labels = {key: label_value(value) for key, value in context.labels.items()}
             labels.update(
-                sqlassets_asset=label_value(context.asset),
+                {ASSET_LABEL: label_value(context.asset)},
                 dagster_run_id=label_value(context.run_id),
                 sqlassets_window=label_value(context.window),
             )
@@ -617,6 +623,71 @@ class BigQueryEngine(Engine):
             )
         return partitioning, tuple(spec.cluster_by)
 
+    def table_stats(self, tables: Sequence[exp.Table]) -> dict[str, TableStats]:
+        """One query per dataset over ``__TABLES__``, ``TABLE_STORAGE`` and ``PARTITIONS``.
+
+        All three are metadata views: no table's rows are read, and the bytes
+        billed are the views' own (INFORMATION_SCHEMA's 10 MB minimum).
+        """
+        by_dataset: dict[tuple[str, str], list[str]] = {}
+        for table in tables:
+            names = by_dataset.setdefault((table.catalog or self.project, table.db), [])
+            if table.name not in names:
+                names.append(table.name)
+        found: dict[str, TableStats] = {}
+        for (project, dataset), names in sorted(by_dataset.items()):
+            query = table_stats_query(project, dataset, self.location, names)
+            for row in self._metadata_rows(query, (), "observe"):
+                name = str(row["table_id"])
+                found[f"{dataset}.{name}"] = TableStats(
+                    table=f"{dataset}.{name}",
+                    kind=_TABLE_TYPES.get(_int(row.get("type")) or 1, "table"),
+                    row_count=_int(row.get("row_count")),
+                    logical_bytes=_int(row.get("logical_bytes")),
+                    physical_bytes=_int(row.get("physical_bytes")),
+                    partitions=_int(row.get("partitions")),
+                    last_modified=_millis(row.get("last_modified_time")),
+                )
+        return found
+
+    def job_costs(self, since: datetime, assets: Sequence[str]) -> list[JobCost]:
+        """``INFORMATION_SCHEMA.JOBS`` of the target's project and location, by asset and day.
+
+        Jobs are found by their ``sqlassets_asset`` label (:func:`label_value`
+        of the model name); top-level jobs only, so a script counts once.
+        """
+        query = job_costs_query(self.project, self.location, ASSET_LABEL)
+        parameters = (QueryParameter("since", "TIMESTAMP", since),)
+        names = {label_value(asset): asset for asset in assets}
+        return [
+            JobCost(
+                asset=names.get(str(row["asset"]), str(row["asset"])),
+                day=row["day"],
+                jobs=int(row["jobs"]),
+                bytes_billed=int(row["bytes_billed"] or 0),
+                slot_ms=int(row["slot_ms"] or 0),
+            )
+            for row in self._metadata_rows(query, parameters, "cost")
+        ]
+
+    def _metadata_rows(
+        self, query: exp.Expression, parameters: Sequence[QueryParameter], what: str
+    ) -> list[dict[str, Any]]:
+        """Every row of a metadata query, labelled ``sqlassets_job=<what>`` (not an asset's)."""
+        from google.api_core import exceptions as api_exceptions
+
+        sql = query.sql(DIALECT)
+        config = self._config(parameters, None, dry_run=False)
+        config.labels = {"sqlassets_job": what}
+        if self.job_timeout_s:
+            config.job_timeout_ms = int(self.job_timeout_s * 1000)
+        try:
+            job = self.client.query(sql, job_config=config, location=self.location)
+            return [dict(row.items()) for row in job.result(timeout=self.job_timeout_s)]
+        except api_exceptions.GoogleAPICallError as error:
+            reason, _ = classify(error)
+            raise EngineError(f"{what}: {reason}: {_message(error)}", sql=sql) from None
+
     def fetch_row(
         self, query: exp.Expression, parameters: Sequence[QueryParameter], context: JobContext
     ) -> dict[str, Any]:
@@ -626,6 +697,124 @@ class BigQueryEngine(Engine):
         if len(rows) != 1:
             raise EngineError(f"{context.asset}: a check query returned {len(rows)} rows, not 1")
         return rows[0]
+
+
+_TABLE_TYPES = {1: "table", 2: "view", 3: "external"}
+"""``__TABLES__.type``."""
+
+
+def _metadata_table(project: str, dataset: str, name: str, alias: str) -> exp.Table:
+    return exp.Table(
+        this=exp.to_identifier(name, quoted=name.startswith("INFORMATION_SCHEMA.")),
+        db=exp.to_identifier(dataset, quoted=not dataset.isidentifier()),
+        catalog=exp.to_identifier(project, quoted=True),
+        alias=exp.TableAlias(this=exp.to_identifier(alias)),
+    )
+
+
+def table_stats_query(
+    project: str, dataset: str, location: str, names: Sequence[str]
+) -> exp.Select:
+    """The metadata of ``names`` in one dataset, from metadata views only (never the tables).
+
+    ``__TABLES__``: type, rows, logical bytes, last modification;
+    ``TABLE_STORAGE`` (regional): physical bytes; ``PARTITIONS``: how many.
+    """
+    storage = (
+        exp.select("table_name", "total_physical_bytes")
+        .from_(
+            _metadata_table(
+                project, f"region-{location.lower()}", "INFORMATION_SCHEMA.TABLE_STORAGE", "s"
+            )
+        )
+        .where(exp.column("table_schema").eq(exp.Literal.string(dataset)))
+    )
+    partition_id = exp.column("partition_id")
+    partitions = (
+        exp.select("table_name", exp.alias_(exp.Count(this=exp.Star()), "partitions"))
+        .from_(_metadata_table(project, dataset, "INFORMATION_SCHEMA.PARTITIONS", "p"))
+        .where(
+            exp.and_(
+                exp.Not(this=exp.Is(this=partition_id.copy(), expression=exp.Null())),
+                exp.Not(
+                    this=partition_id.copy().isin(
+                        exp.Literal.string("__NULL__"), exp.Literal.string("__UNPARTITIONED__")
+                    )
+                ),
+            )
+        )
+        .group_by("table_name")
+    )
+    table_id = exp.column("table_id", "t")
+    return (
+        exp.select(
+            table_id,
+            exp.column("type", "t"),
+            exp.column("row_count", "t"),
+            exp.alias_(exp.column("size_bytes", "t"), "logical_bytes"),
+            exp.alias_(exp.column("total_physical_bytes", "s"), "physical_bytes"),
+            exp.column("partitions", "p"),
+            exp.column("last_modified_time", "t"),
+        )
+        .from_(_metadata_table(project, dataset, "__TABLES__", "t"))
+        .join(
+            exp.Subquery(this=storage, alias=exp.TableAlias(this=exp.to_identifier("s"))),
+            on=exp.column("table_name", "s").eq(table_id.copy()),
+            join_type="LEFT",
+        )
+        .join(
+            exp.Subquery(this=partitions, alias=exp.TableAlias(this=exp.to_identifier("p"))),
+            on=exp.column("table_name", "p").eq(table_id.copy()),
+            join_type="LEFT",
+        )
+        .where(table_id.copy().isin(*(exp.Literal.string(name) for name in names)))
+        .order_by(table_id.copy())
+    )
+
+
+def job_costs_query(project: str, location: str, label: str) -> exp.Select:
+    """Top-level jobs labelled ``label`` since ``@since``, summed per label value and day.
+
+    Child jobs of a script are left out: the script's own row already holds
+    their totals (INFORMATION_SCHEMA.JOBS, *Child jobs*), and their labels
+    are not documented to be inherited.
+    """
+    labels = exp.Unnest(
+        expressions=[exp.column("labels")],
+        alias=exp.TableAlias(columns=[exp.to_identifier("l")]),
+    )
+    is_ours = exp.column("key", "l").eq(exp.Literal.string(label))
+    value = exp.Subquery(this=exp.select(exp.column("value", "l")).from_(labels).where(is_ours))
+    ours = exp.Exists(this=exp.select(exp.Literal.number(1)).from_(labels.copy()).where(is_ours))
+    created = exp.column("creation_time")
+    return (
+        exp.select(
+            exp.alias_(value, "asset"),
+            exp.alias_(exp.Date(this=created.copy()), "day"),
+            exp.alias_(exp.Count(this=exp.Star()), "jobs"),
+            exp.alias_(exp.Sum(this=exp.column("total_bytes_billed")), "bytes_billed"),
+            exp.alias_(exp.Sum(this=exp.column("total_slot_ms")), "slot_ms"),
+        )
+        .from_(
+            _metadata_table(project, f"region-{location.lower()}", "INFORMATION_SCHEMA.JOBS", "j")
+        )
+        .where(
+            exp.and_(
+                created.copy() >= exp.Parameter(this=exp.var("since")),
+                exp.Is(this=exp.column("parent_job_id"), expression=exp.Null()),
+                ours,
+            )
+        )
+        .group_by("asset", "day")
+        .order_by("day", "asset")
+    )
+
+
+def _millis(value: Any) -> datetime | None:
+    """``__TABLES__``' epoch milliseconds as an aware UTC time."""
+    if value is None:
+        return None
+    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
 
 
 def written_table(statement: exp.Expression) -> exp.Table | None:

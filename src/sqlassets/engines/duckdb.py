@@ -30,6 +30,7 @@ from sqlassets.engines.base import (
     Engine,
     JobContext,
     JobResult,
+    TableStats,
 )
 from sqlassets.errors import EngineError, SchemaChangeError, display_path
 from sqlassets.job import Job, Naming, inline_parameters
@@ -372,6 +373,32 @@ class DuckDBEngine(Engine):
                     connection.execute("ROLLBACK")
         return [(str(row[0]), str(row[1])) for row in rows]
 
+    def table_stats(self, tables: Sequence[exp.Table]) -> dict[str, TableStats]:
+        """One catalog query per schema (``duckdb_tables()``, ``duckdb_views()``).
+
+        The catalog holds each table's row count (``estimated_size``, exact
+        for committed writes) but no byte size, partitions or modification
+        time: those stay None.
+        """
+        by_schema: dict[str, list[str]] = {}
+        for table in tables:
+            names = by_schema.setdefault(table.db, [])
+            if table.name not in names:
+                names.append(table.name)
+        found: dict[str, TableStats] = {}
+        for schema, names in sorted(by_schema.items()):
+            query = catalog_query(schema, names)
+            with self._lock:
+                try:
+                    rows = self.connection.execute(query.sql(DIALECT)).fetchall()
+                except duckdb.Error as error:
+                    raise EngineError(f"observe: {_first_line(error)}") from None
+            for name, kind, row_count in rows:
+                key = f"{schema}.{name}"
+                count = None if row_count is None else int(row_count)
+                found[key] = TableStats(table=key, kind=str(kind), row_count=count)
+        return found
+
     def fetch_row(
         self, query: exp.Expression, parameters: Sequence[QueryParameter], context: JobContext
     ) -> dict[str, Any]:
@@ -388,6 +415,31 @@ class DuckDBEngine(Engine):
         if len(rows) != 1:
             raise EngineError(f"{context.asset}: a check query returned {len(rows)} rows, not 1")
         return dict(zip(names, rows[0], strict=True))
+
+
+def catalog_query(schema: str, names: Sequence[str]) -> exp.Expression:
+    """Tables and views of one schema named ``names``, from DuckDB's catalog functions only."""
+
+    def part(function: str, name: str, kind: str, rows: exp.Expression) -> exp.Select:
+        column = exp.column(name)
+        return (
+            exp.select(
+                exp.alias_(column, "name"),
+                exp.alias_(exp.Literal.string(kind), "kind"),
+                exp.alias_(rows, "row_count"),
+            )
+            .from_(exp.Table(this=exp.Anonymous(this=function)))
+            .where(
+                exp.and_(
+                    exp.column("schema_name").eq(exp.Literal.string(schema)),
+                    column.copy().isin(*(exp.Literal.string(n) for n in names)),
+                )
+            )
+        )
+
+    tables = part("duckdb_tables", "table_name", "table", exp.column("estimated_size"))
+    views = part("duckdb_views", "view_name", "view", exp.cast(exp.Null(), "BIGINT"))
+    return exp.union(tables, views, distinct=False)
 
 
 def _held(database: str, message: str) -> str:
