@@ -10,6 +10,7 @@ URI count."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,7 +24,9 @@ from sqlassets.errors import EngineError, SchemaChangeError
 from sqlassets.job import Naming
 from sqlassets.project import Project, load_project
 from sqlassets.runner import resolve_window, run_model
-from sqlassets.runner.plan import split_reason, split_window
+from sqlassets.runner.limits import limit_findings, partitions_between
+from sqlassets.runner.plan import dry_run, split_reason, split_window
+from sqlassets.spec import Granularity
 from sqlassets.strategies.load import staging_table
 from tests.fakes.bigquery_transport import FakeBigQuery, Outcome
 from tests.fidelity_models import BIGQUERY_PYPROJECT
@@ -205,3 +208,58 @@ def test_a_load_window_is_split_by_uri_count(tmp_path: Path) -> None:
         "3 jobs, each atomic, not one"
     )
     assert split_window(model.spec, window, _engine(FakeBigQuery())) == [window]
+
+
+HOURLY = """\
+-- @materialized: load
+-- @format: json
+-- @uris: gs://land/clicks/{start_date:%Y%m%d%H}.json
+-- @partition_by: TIMESTAMP_TRUNC(ts, HOUR)
+-- @partitions: hourly
+-- @start: 2024-01-01
+"""
+
+
+def test_an_open_ended_hourly_table_is_warned_of_before_it_passes_10000_partitions(
+    tmp_path: Path,
+) -> None:
+    """10,000 hours after 2024-01-01 is 2025-02-20: warned 90 days before, not after."""
+    spec = _project(tmp_path, HOURLY).models["raw.orders"].spec
+    assert limit_findings(spec, now=datetime(2024, 11, 21)) == []
+    (finding,) = limit_findings(spec, now=datetime(2024, 11, 23))
+    assert finding.directive == "partition_by"
+    assert finding.message == (
+        "raw.orders has 10,008 HOUR partitions from @start 2024-01-01 by 2025-02-21; BigQuery "
+        "refuses writes past 10,000 partitions per table (reached on 2025-02-20): partition by "
+        "DAY (with daily @partitions), move @start later, or set @end"
+    )
+
+
+@pytest.mark.parametrize(
+    ("granularity", "start", "end", "count"),
+    [
+        (Granularity.HOUR, datetime(2024, 1, 1, 5), datetime(2024, 1, 1, 7, 30), 3),
+        (Granularity.DAY, datetime(2024, 1, 1), datetime(2025, 1, 1), 366),
+        (Granularity.MONTH, datetime(2024, 1, 15), datetime(2024, 3, 1), 2),
+        (Granularity.MONTH, datetime(2024, 1, 1), datetime(2024, 3, 2), 3),
+        (Granularity.YEAR, datetime(2020, 6, 1), datetime(2024, 1, 1), 4),
+    ],
+)
+def test_partitions_between_counts_touched_partitions(
+    granularity: Granularity, start: datetime, end: datetime, count: int
+) -> None:
+    assert partitions_between(granularity, start, end) == count
+
+
+def test_plan_notes_a_table_heading_past_10000_partitions(tmp_path: Path) -> None:
+    """From 2020 hourly is past 10,000 whatever today is; plan says so, as lint does."""
+    project = _project(tmp_path, HOURLY.replace("@start: 2024-01-01", "@start: 2020-01-01"))
+    fake = FakeBigQuery()
+    report = dry_run(project, _engine(fake), partition="2024-01-01-05:00")
+    (note,) = report.notes
+    assert note.startswith("raw.orders: raw.orders has ")
+    assert note.endswith("move @start later, or set @end (SA204)")
+    assert [(s.action, s.result and s.result.bytes_processed) for s in report.statements] == [
+        ("load", 0)  # a load job into one partition: free, and nothing to dry-run
+    ]
+    assert not [method for method, path, _ in fake.requests if path.endswith("/jobs")]

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from sqlglot import expressions as exp
 
+from sqlassets.codes import Code
 from sqlassets.engines.base import DryRunResult, Engine
 from sqlassets.errors import EngineError, WindowError
 from sqlassets.job import Job, Naming
@@ -37,6 +38,7 @@ from sqlassets.window import (
     time_window,
 )
 
+from .limits import limit_findings
 from .schema import refresh_jobs, schema_jobs
 
 
@@ -313,6 +315,10 @@ def dry_run(
     report = DryRun()
     for name in project.graph.order:
         model = project.models[name]
+        report.notes += [
+            f"{name}: {finding.message} ({Code.BIGQUERY_LIMITS})"
+            for finding in limit_findings(model.spec)
+        ]
         try:
             window = resolve_window(model, partition if model.spec.partitions else None, start, end)
             pieces = split_window(model.spec, window, engine)
