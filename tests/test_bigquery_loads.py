@@ -23,7 +23,7 @@ from sqlassets.engines.bigquery import BigQueryEngine
 from sqlassets.errors import EngineError, SchemaChangeError
 from sqlassets.job import Naming
 from sqlassets.project import Project, load_project
-from sqlassets.runner import resolve_window, run_model
+from sqlassets.runner import model_jobs, resolve_window, run_model
 from sqlassets.runner.limits import limit_findings, partitions_between
 from sqlassets.runner.plan import dry_run, split_reason, split_window
 from sqlassets.spec import Granularity
@@ -263,3 +263,21 @@ def test_plan_notes_a_table_heading_past_10000_partitions(tmp_path: Path) -> Non
         ("load", 0)  # a load job into one partition: free, and nothing to dry-run
     ]
     assert not [method for method, path, _ in fake.requests if path.endswith("/jobs")]
+
+
+def test_only_a_window_of_exactly_one_table_partition_is_a_partition_load(tmp_path: Path) -> None:
+    """A month of a daily-partitioned table is 31 partitions: staged, not a load job."""
+    monthly = ORDERS.replace("-- @partitions: daily", "-- @partitions: monthly").replace(
+        "{start_date:%Y%m%d}", "{start_date:%Y%m}"
+    )
+    by_month = monthly.replace(
+        "-- @partition_by: order_date", "-- @partition_by: DATE_TRUNC(order_date, MONTH)"
+    )
+    engine = _engine(FakeBigQuery())
+    actions = []
+    for index, sql in enumerate((monthly, by_month)):
+        project = _project(tmp_path / str(index), sql)
+        model = project.models["raw.orders"]
+        jobs = model_jobs(project, model, engine, resolve_window(model, partition="2024-01-01"))
+        actions.append([(job.action, job.load and job.load.partition) for job in jobs])
+    assert actions == [[("stage", None), ("overwrite", None)], [("load", "202401")]]
