@@ -281,3 +281,17 @@ def test_only_a_window_of_exactly_one_table_partition_is_a_partition_load(tmp_pa
         jobs = model_jobs(project, model, engine, resolve_window(model, partition="2024-01-01"))
         actions.append([(job.action, job.load and job.load.partition) for job in jobs])
     assert actions == [[("stage", None), ("overwrite", None)], [("load", "202401")]]
+
+
+def test_plan_of_a_staged_load_does_not_dry_run_what_reads_the_staging_table(
+    tmp_path: Path,
+) -> None:
+    """The staging table exists only during the run: a dry run of the transaction would 404."""
+    project = _project(tmp_path)
+    fake = FakeBigQuery()
+    report = dry_run(project, _engine(fake), start="2024-01-01", end="2024-01-04")
+    assert [(s.action, s.result and s.result.plan) for s in report.statements] == [
+        ("stage", None),
+        ("overwrite", "the staged files' bytes, known once loaded"),
+    ]
+    assert [config["query"]["query"].split(" ")[0] for config in _inserted(fake)] == ["LOAD"]

@@ -610,7 +610,7 @@ class BigQueryEngine(Engine):
             return [DryRunResult(sql=sql, bytes_processed=0)]  # load jobs are free
         if job.staging is not None and job.action != "stage":
             # It reads the staging table, which exists only while the run loads it.
-            return [DryRunResult(sql=sql, bytes_processed=None)]
+            return [DryRunResult(sql=sql, plan="the staged files' bytes, known once loaded")]
         try:
             query_job = self.client.query(
                 sql,
