@@ -38,6 +38,13 @@ class Capabilities:
     """Tables keep ``PARTITION BY``/``CLUSTER BY``: runs compare an existing table's layout."""
     max_partitions_per_job: int | None = None
     """Partitions one job may modify (BigQuery: 4,000); longer windows are split."""
+    max_uris_per_job: int | None = None
+    """Source URIs one load may read (BigQuery: 10,000); longer load windows are split."""
+    partition_load_jobs: bool = False
+    """A load of exactly one table partition is a load job into it (``t$20240102``, free)."""
+    load_layout: bool = False
+    """``LOAD DATA`` carries ``PARTITION BY``/``CLUSTER BY``; loads of several partitions
+    go through a staging table the runner drops after."""
     drop_before_layout_change: bool = False
     """``CREATE OR REPLACE`` cannot change a table's layout: a full refresh drops it first."""
     single_writer_process: bool = False

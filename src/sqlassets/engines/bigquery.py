@@ -37,7 +37,7 @@ from sqlassets.engines.base import (
     TableStats,
 )
 from sqlassets.errors import EngineError
-from sqlassets.job import Job, Naming
+from sqlassets.job import Job, Naming, PartitionLoad
 from sqlassets.window import QueryParameter
 
 if TYPE_CHECKING:
@@ -53,6 +53,8 @@ ASSET_LABEL = "sqlassets_asset"
 """The label naming the model a job runs for (``sqlassets cost`` sums jobs by it)."""
 MAX_PARTITIONS_PER_JOB = 4000
 """BigQuery's limit on partitions one job may modify."""
+MAX_URIS_PER_JOB = 10_000
+"""BigQuery's limit on source URIs of one load job."""
 
 _TABLE_LOCKS: dict[str, threading.Lock] = {}
 _CREATED_DATASETS: set[str] = set()
@@ -179,6 +181,9 @@ class BigQueryEngine(Engine):
         dry_run_bytes=True,
         partitioning=True,
         max_partitions_per_job=MAX_PARTITIONS_PER_JOB,
+        max_uris_per_job=MAX_URIS_PER_JOB,
+        partition_load_jobs=True,
+        load_layout=True,
         # BigQuery cannot CREATE OR REPLACE a table with another partitioning (dbt-core#2000).
         drop_before_layout_change=True,
         table_pools=True,
@@ -286,19 +291,42 @@ class BigQueryEngine(Engine):
             use_query_cache=not dry_run,
         )
         if context is not None:
-            labels = {key: label_value(value) for key, value in context.labels.items()}
-            labels.update(
-                {ASSET_LABEL: label_value(context.asset)},
-                dagster_run_id=label_value(context.run_id),
-                sqlassets_window=label_value(context.window),
-            )
-            config.labels = labels
+            config.labels = _labels(context)
             limit = context.maximum_bytes_billed or self.maximum_bytes_billed
             if limit:
                 config.maximum_bytes_billed = limit
             timeout = context.timeout_s or self.job_timeout_s
             if timeout:
                 config.job_timeout_ms = int(timeout * 1000)
+        return config
+
+    def _load_config(self, load: PartitionLoad, context: JobContext) -> bigquery.LoadJobConfig:
+        """The load job into one partition: WRITE_TRUNCATE, with the table's layout.
+
+        The layout creates the table on a first run; on an existing table it
+        must match, and BigQuery refuses rows outside the partition. No
+        ``schema_update_options``: a column the table lacks fails the load.
+        """
+        from google.cloud import bigquery
+
+        config = bigquery.LoadJobConfig(
+            source_format=load.source_format,
+            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+            create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
+            time_partitioning=bigquery.TimePartitioning(
+                type_=load.partition_type, field=load.partition_field
+            ),
+            labels=_labels(context),
+        )
+        if load.clustering:
+            config.clustering_fields = list(load.clustering)
+        if load.source_format in ("CSV", "NEWLINE_DELIMITED_JSON"):
+            config.autodetect = True
+        if load.skip_leading_rows:
+            config.skip_leading_rows = load.skip_leading_rows
+        timeout = context.timeout_s or self.job_timeout_s
+        if timeout:
+            config.job_timeout_ms = int(timeout * 1000)
         return config
 
     # ------------------------------------------------------------ running
@@ -310,17 +338,23 @@ class BigQueryEngine(Engine):
         self._ensure_datasets(written_datasets(job.statements))
         # One writer per table: jobs of this process that write the same table queue up
         # (Dagster pools do the same across processes, see the README).
+        written = [written_table(statement) for statement in job.statements]
+        if job.load is not None:
+            written.append(job.load.table)
+            self._ensure_datasets([(job.load.table.catalog, job.load.table.db)])
         targets = sorted(
             {
                 ".".join(p for p in (table.catalog or self.project, table.db, table.name) if p)
-                for table in map(written_table, job.statements)
+                for table in written
                 if table is not None and table.db
             }
         )
         with contextlib.ExitStack() as stack:
             for table in targets:  # sorted: two jobs never wait on each other in a cycle
                 stack.enter_context(table_lock(table))
-            result, _ = self._run(job.sql(DIALECT), job.parameters, context, job.action)
+            result, _ = self._run(
+                job.sql(DIALECT), job.parameters, context, job.action, load=job.load, uris=job.uris
+            )
         return result
 
     def _run(
@@ -330,6 +364,8 @@ class BigQueryEngine(Engine):
         context: JobContext,
         action: str,
         fetch: bool = False,
+        load: PartitionLoad | None = None,
+        uris: Sequence[str] = (),
     ) -> tuple[JobResult, list[dict[str, Any]]]:
         from dataclasses import replace
 
@@ -341,7 +377,9 @@ class BigQueryEngine(Engine):
                 raise EngineError(f"{context.asset}: not started, the run was interrupted", sql=sql)
             try:
                 with self._slots:
-                    return self._submit_and_wait(sql, parameters, attempt_context, action, fetch)
+                    return self._submit_and_wait(
+                        sql, parameters, attempt_context, action, fetch, load, uris
+                    )
             except EngineError as error:
                 attempt = attempt_context.attempt + (0 if error.same_attempt else 1)
                 attempt_context = replace(attempt_context, attempt=attempt)
@@ -365,35 +403,47 @@ class BigQueryEngine(Engine):
         context: JobContext,
         action: str,
         fetch: bool,
+        load: PartitionLoad | None = None,
+        uris: Sequence[str] = (),
     ) -> tuple[JobResult, list[dict[str, Any]]]:
         from google.api_core import exceptions as api_exceptions
+        from google.cloud import bigquery
 
         client = self.client
         identifier = job_id(context, context.step or action)
-        config = self._config(parameters, context, dry_run=False)
         attached = False
         started = time.monotonic()
+        kind: type[Any] = bigquery.QueryJob if load is None else bigquery.LoadJob
+        query_job: Any
         try:
             options: dict[str, Any] = {}
             if self._request_retry is not None:
                 options["retry"] = self._request_retry
             # A fixed job id: retried inserts of a job that was created come back 409.
-            query_job = client.query(
-                sql,
-                job_config=config,
-                job_id=identifier,
-                location=self.location,
-                job_retry=None,
-                **options,
-            )
+            if load is None:
+                query_job = client.query(
+                    sql,
+                    job_config=self._config(parameters, context, dry_run=False),
+                    job_id=identifier,
+                    location=self.location,
+                    job_retry=None,
+                    **options,
+                )
+            else:
+                query_job = client.load_table_from_uri(
+                    list(uris),
+                    f"{self._reference(load.table)}${load.partition}",
+                    job_config=self._load_config(load, context),
+                    job_id=identifier,
+                    location=self.location,
+                    **options,
+                )
         except api_exceptions.Conflict:
             # Submitted before (a lost response, or a retried run): attach, never re-run.
-            from google.cloud import bigquery
-
             found = self._get_conflicting_job(identifier, context, sql)
-            if not isinstance(found, bigquery.QueryJob):
+            if not isinstance(found, kind):
                 raise EngineError(
-                    f"job `{identifier}` exists and is not a query job", job_id=identifier
+                    f"job `{identifier}` exists and is not a {kind.__name__}", job_id=identifier
                 ) from None
             query_job = found
             attached = True
@@ -446,7 +496,10 @@ class BigQueryEngine(Engine):
                 action=action,
                 sql=sql,
                 duration_s=time.monotonic() - started,
-                rows_affected=_int(getattr(query_job, "num_dml_affected_rows", None)),
+                rows_affected=_int(
+                    getattr(query_job, "num_dml_affected_rows", None)
+                    or getattr(query_job, "output_rows", None)  # a load job's
+                ),
                 bytes_processed=_int(getattr(query_job, "total_bytes_processed", None)),
                 bytes_billed=_int(getattr(query_job, "total_bytes_billed", None)),
                 slot_ms=_int(getattr(query_job, "slot_millis", None)),
@@ -484,14 +537,17 @@ class BigQueryEngine(Engine):
                     ) from None
                 self._sleep(policy.backoff(tries + 1))
 
+    def _reference(self, table: exp.Table) -> str:
+        """``project.dataset.table`` of ``table`` (the engine's project when it names none)."""
+        return ".".join(
+            part for part in (table.catalog or self.project, table.db, table.name) if part
+        )
+
     def _drop(self, job: Job, context: JobContext) -> JobResult:
         """Drop tables through the API (a metadata call; no query job is needed)."""
         started = time.monotonic()
         for statement in job.statements:
-            table = statement.this
-            reference = ".".join(
-                part for part in (table.catalog or self.project, table.db, table.name) if part
-            )
+            reference = self._reference(statement.this)
             with table_lock(reference):
                 self.client.delete_table(reference, not_found_ok=True)
         return JobResult(
@@ -556,6 +612,11 @@ class BigQueryEngine(Engine):
         from google.api_core import exceptions as api_exceptions
 
         sql = job.sql(DIALECT)
+        if job.load is not None:
+            return [DryRunResult(sql=sql, bytes_processed=0)]  # load jobs are free
+        if job.staging is not None and job.action != "stage":
+            # It reads the staging table, which exists only while the run loads it.
+            return [DryRunResult(sql=sql, plan="the staged files' bytes, known once loaded")]
         try:
             query_job = self.client.query(
                 sql,
@@ -842,6 +903,17 @@ def written_datasets(statements: Sequence[exp.Expression]) -> list[tuple[str, st
         if not temporary and table is not None and table.db:
             found.setdefault((table.catalog, table.db))
     return list(found)
+
+
+def _labels(context: JobContext) -> dict[str, str]:
+    """The job's labels: the model's, then the asset, run and window (for cost reports)."""
+    labels = {key: label_value(value) for key, value in context.labels.items()}
+    labels.update(
+        {ASSET_LABEL: label_value(context.asset)},
+        dagster_run_id=label_value(context.run_id),
+        sqlassets_window=label_value(context.window),
+    )
+    return labels
 
 
 def make_client(project: str, location: str, api_endpoint: str | None) -> bigquery.Client:

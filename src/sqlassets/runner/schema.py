@@ -124,3 +124,24 @@ def schema_jobs(
         return [], True  # removed columns stay in the table and get NULL from now on
     added = [(name, exp.DataType.build(kind, dialect=engine.dialect)) for name, kind in diff.added]
     return [add_columns(target, added)], True
+
+
+def loaded_columns(
+    engine: Engine, spec: ModelSpec, target: exp.Table, staging: exp.Table
+) -> list[str]:
+    """The staged files' columns, to insert by name; refused when they differ from the table's.
+
+    A load has no ``@on_schema_change``: as BigQuery's own load into an
+    existing table does, added or retyped columns fail (removed ones get NULL).
+    """
+    staged = engine.table_columns(staging) or []
+    existing = engine.table_columns(target)
+    if existing is not None:
+        diff = schema_diff(existing, staged)
+        if diff.added or diff.retyped:
+            raise SchemaChangeError(
+                f"{spec.name.name}: the files' columns differ from the table's "
+                f"({diff.describe()}); nothing was written; fix the files, or rebuild the "
+                "table with `sqlassets run --full-refresh`"
+            )
+    return [name for name, _ in staged]
