@@ -605,6 +605,39 @@ def _fix_in_place(node: exp.Expression) -> exp.Expression:
         # A BigQuery temp function lives for one job; a DuckDB macro for the whole
         # connection, so the next job that declares it again must replace it.
         node.set("replace", True)
+    elif isinstance(node, exp.SafeFunc):
+        # SAFE.fn(…) is NULL where fn would raise; DuckDB's TRY(…) is the same.
+        return exp.Anonymous(this="TRY", expressions=[node.this])
+    elif isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Limit):
+        # ARRAY_AGG(x ORDER BY t LIMIT n): DuckDB has no LIMIT there; keep the first n.
+        limit = node.this
+        node.set("this", limit.this)
+        return exp.Anonymous(
+            this="LIST_SLICE", expressions=[node, exp.Literal.number(1), limit.expression]
+        )
+    elif isinstance(node, exp.Dot) and isinstance(node.expression, exp.Star):
+        # (expr).* spreads a struct's fields: DuckDB's UNNEST of a struct does that.
+        star = node.expression
+        modifiers = [key for key in ("except_", "replace", "rename") if star.args.get(key)]
+        if modifiers:
+            raise EngineError(
+                f"`(expr).* {modifiers[0].rstrip('_').upper()} (…)` cannot run on DuckDB: "
+                "select the struct's fields by name"
+            )
+        return exp.Anonymous(this="UNNEST", expressions=[node.this])
+    elif isinstance(node, exp.Table) and node.args.get("version") is not None:
+        raise EngineError(
+            f"`FOR SYSTEM_TIME AS OF` on `{node.db}.{node.name}` cannot run on DuckDB, whose "
+            "tables keep no history: read the table as it is, or run on BigQuery"
+        )
+    elif (
+        isinstance(node, exp.ColumnDef)
+        and isinstance(node.parent, exp.UserDefinedFunction)
+        and isinstance(node.args.get("kind"), exp.DataType)
+        and node.args["kind"].this == exp.DataType.Type.VARIANT
+    ):
+        # `x ANY TYPE`: a DuckDB macro's parameters are untyped, which is the same.
+        node.set("kind", None)
     elif isinstance(node, exp.Insert) and isinstance(node.this, exp.Table):
         # An insert without a column list is positional on BigQuery (the staged
         # files have the table's layout); DuckDB can match by name instead.
