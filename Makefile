@@ -6,7 +6,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: run test test-fast bench lint-self uv
+.PHONY: run test test-fast bench lint-self uv smoke-bigquery
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==0.13.8"
@@ -35,6 +35,15 @@ test-fast: uv
 	$(UV) run --locked ruff format --check src tests bench scripts definitions.py
 	$(UV) run --locked mypy
 	$(UV) run --locked pytest -q -m "not emulator and not webserver and not slow" $(ARGS)
+
+## Each statement form once on a real BigQuery project (Application Default Credentials),
+## in a scratch dataset, then drops what it created: PASS/FAIL and bytes billed per form.
+## Not part of `make test` (which runs it on the emulator). The load forms need GCS=gs://…
+## (files are written there). `make smoke-bigquery PROJECT=my-project DATASET=sqlassets_smoke`
+smoke-bigquery: uv
+	@test -n "$(PROJECT)" -a -n "$(DATASET)" || { echo "usage: make smoke-bigquery PROJECT=… DATASET=… [GCS=gs://bucket/path] [LOCATION=US]"; exit 2; }
+	$(UV) sync --locked --quiet
+	$(UV) run --locked python scripts/smoke_bigquery.py --project "$(PROJECT)" --dataset "$(DATASET)" --location "$(or $(LOCATION),US)" $(if $(GCS),--gcs-prefix "$(GCS)")
 
 ## Benchmarks (not part of the test suite).
 bench: uv

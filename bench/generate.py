@@ -427,6 +427,9 @@ def _header(shape: Shape, rng: random.Random) -> list[str]:
             f"-- @partitions: {shape.partitions}",
             f"-- @start: {start}",
         ]
+        if shape.partitions == "hourly":
+            # Bounded: open-ended hourly tables pass BigQuery's 10,000 partitions (SA204).
+            lines.append("-- @end: 2025-01-01 00:00")
         if rng.random() < 0.3:
             lines.append(f"-- @backfill: max_partitions={rng.choice((7, 30, 90))}")
     elif shape.partitions == "static":

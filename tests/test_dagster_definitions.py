@@ -68,6 +68,22 @@ def test_checks_are_asset_checks_with_blocking_from_warn(repo) -> None:
     assert checks[(("raw", "web_events"), "row_count")] is False
 
 
+def test_checks_are_named_and_described_for_what_they_test(repo) -> None:
+    described = {
+        (tuple(spec.asset_key.path), spec.name): spec.description
+        for assets in set(repo.assets_defs_by_key.values())
+        for spec in assets.check_specs
+    }
+    traffic = ("marts", "daily_traffic")
+    assert described[(traffic, "expression_converted_sessions_lte_sessions")] == (
+        "`converted_sessions <= sessions` holds on every row. From sql/marts/daily_traffic.sql:15."
+    )
+    assert described[(traffic, "unique_event_date_device_type")] == (
+        "No two rows share `event_date`, `device_type`. From sql/marts/daily_traffic.sql:14."
+    )
+    assert not any(name == "expression" or name.startswith("expression_2") for _, name in described)
+
+
 def test_schedules(repo) -> None:
     schedules = {s.name: s for s in repo.schedule_defs}
     assert schedules["raw__orders__schedule"].cron_schedule == "0 2 * * *"
@@ -117,11 +133,15 @@ def test_component_and_dg_registry_entry_point(tmp_path: Path) -> None:
     names = {
         entry.name: entry.value for entry in entry_points(group="dagster_dg_cli.registry_modules")
     }
-    assert names["sqlassets"] == "sqlassets.dagster"
+    assert names["sqlassets"] == "sqlassets"
     # The component reads only the folder of its defs.yaml from the load context.
-    context = SimpleNamespace(path=ROOT / "sql")
+    context = SimpleNamespace(path=ROOT / "sql", project_root=None)
     defs = SqlAssetsComponent(project_dir="..").build_defs(context)  # type: ignore[arg-type]
     assert _key("marts.daily_revenue") in defs.get_repository_def().assets_defs_by_key
+    # Without project_dir: the nearest project up from the defs.yaml's folder.
+    deep = SimpleNamespace(path=ROOT / "sql" / "marts", project_root=None)
+    found = SqlAssetsComponent().build_defs(deep)  # type: ignore[arg-type]
+    assert _key("marts.daily_revenue") in found.get_repository_def().assets_defs_by_key
 
 
 def test_bigquery_assets_take_the_pool_of_their_table() -> None:

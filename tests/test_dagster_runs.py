@@ -115,7 +115,7 @@ def test_failures_stop_downstream_keep_tables_and_recover(tmp_path: Path) -> Non
     assert "three" in second["src.numbers"].message
     assert second["marts.after_numbers"].status == "skipped"
     assert second["src.guarded"].status == "check failed"
-    assert second["src.guarded"].failed_checks == ["expression"]
+    assert second["src.guarded"].failed_checks == ["expression_x_gt_0"]
     assert second["marts.after_guard"].status == "skipped"
     # The failed model's table is as it was; downstream tables kept their old rows.
     assert _query(tmp_path, "SELECT label_num FROM src.numbers ORDER BY 1") == [(1,), (2,)]
@@ -149,7 +149,7 @@ def test_run_uses_the_translator_it_is_given_and_reports_typed_events(tmp_path: 
     assert outcomes["src.guarded"].status is Status.CHECK_FAILED
     assert outcomes["marts.after_guard"].status is Status.SKIPPED
     assert any(isinstance(e, ModelFailed) and e.model == "src.numbers" for e in events)
-    assert CheckEvaluated("src.guarded", "expression", passed=False, blocking=True) in events
+    assert CheckEvaluated("src.guarded", "expression_x_gt_0", passed=False, blocking=True) in events
     assert not any(isinstance(e, ModelMaterialized) and e.model == "src.numbers" for e in events)
 
 

@@ -60,6 +60,10 @@ REWRITES = {
     "numeric precision",
     "drop partition_by cluster_by",
     "insert by name",
+    "safe functions",
+    "array_agg limit",
+    "expression star",
+    "any type",
     # _rewrite's wrapping fixes
     "dayofweek",
     "date functions",

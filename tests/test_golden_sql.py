@@ -68,6 +68,9 @@ def test_bigquery_statements_reparse_one_by_one(project, model: str, window: dic
         project, project.models[model], engine, resolve_window(project.models[model], **window)
     )
     for job in jobs:
+        if job.load is not None:  # a load job: configuration, no SQL
+            assert not job.statements
+            continue
         reparsed = sqlglot.parse(job.sql("bigquery"), read="bigquery")
         assert len(reparsed) == len(job.statements)
         for statement in job.statements:
@@ -100,9 +103,10 @@ def test_a_365_day_backfill_is_one_statement_per_job(project) -> None:
 def test_a_daily_load_window_reads_each_days_files(project) -> None:
     engine = open_engine(project.config, "prod")
     model = project.models["raw.orders"]
-    (job,) = model_jobs(
+    job, overwrite = model_jobs(
         project, model, engine, resolve_window(model, start="2024-01-30", end="2024-02-02")
     )
+    assert (job.action, overwrite.action) == ("stage", "overwrite")
     assert job.uris == (
         "gs://acme-landing/orders/20240130/*.csv",
         "gs://acme-landing/orders/20240131/*.csv",

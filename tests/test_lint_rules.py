@@ -38,6 +38,8 @@ def test_rule_case(code: str, case: dict, tmp_path: Path) -> None:
     assert got == case["expect"], "\n".join(str(f) for f in findings)
     if "message" in case:
         assert any(case["message"] in f.message for f in findings), [str(f) for f in findings]
+    if "absent" in case:
+        assert not any(case["absent"] in f.message for f in findings), [str(f) for f in findings]
     if case["expect"]:
         assert any(f.code == code for f in findings), f"the case never triggers {code}"
 

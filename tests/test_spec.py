@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -19,6 +20,7 @@ from sqlassets.spec import (
     build_spec,
     parse_bytes,
 )
+from sqlassets.spec.checks import describe_check, expression_slug
 
 HEADERS = Path(__file__).parent / "fixtures" / "headers"
 UPDATE = os.environ.get("SQLASSETS_UPDATE_GOLDENS") == "1"
@@ -155,13 +157,54 @@ def test_byte_sizes() -> None:
 def test_check_names_are_unique_and_safe() -> None:
     spec, _ = _build(
         "-- @check: expression(a > 0)\n-- @check: expression(a < 9)\n"
-        "-- @check: not_null(A, b)\nSELECT 1 AS a, 2 AS b"
+        "-- @check: expression(a > 0)\n-- @check: not_null(A, b)\nSELECT 1 AS a, 2 AS b"
     )
     assert spec is not None
     assert [check.name for check in spec.checks] == [
-        "expression",
-        "expression_2",
+        "expression_a_gt_0",
+        "expression_a_lt_9",
+        "expression_a_gt_0_2",
         "not_null_a_b",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sql", "slug"),
+    [
+        ("amount >= 0", "amount_gte_0"),
+        ("a + b <> c", "a_plus_b_ne_c"),
+        ("status IN ('open', 'shipped')", "status_in_open_shipped"),
+        ("é > 1", "gt_1"),  # Dagster names are ASCII
+        ("> 1", "gt_1"),
+    ],
+)
+def test_expression_checks_are_named_after_their_sql(sql: str, slug: str) -> None:
+    assert expression_slug(sql) == slug
+
+
+def test_long_expressions_keep_distinct_names() -> None:
+    first = expression_slug("LENGTH(name) BETWEEN 1 AND 100 AND email LIKE '%@%' AND x = 1")
+    second = expression_slug("LENGTH(name) BETWEEN 1 AND 100 AND email LIKE '%@%' AND x = 2")
+    assert first != second
+    assert len(first) <= 40 and len(second) <= 40
+    assert first.startswith("length_name_between_1_and_100")
+    assert re.fullmatch(r"[a-z0-9_]+", first)
+
+
+def test_checks_describe_what_they_test() -> None:
+    spec, _ = _build(
+        "-- @check: not_null(a, b)\n-- @check: unique(a)\n"
+        "-- @check: accepted_values(a, ['x', 1])\n-- @check: row_count(min=1, max=9)\n"
+        "-- @check: row_count(min=2)\n-- @check: warn expression(a > 0)\nSELECT 1 AS a, 2 AS b"
+    )
+    assert spec is not None
+    assert [describe_check(check) for check in spec.checks] == [
+        "No NULL in `a`, `b`.",
+        "No two rows share `a`.",
+        "`a` is NULL or one of 'x', 1.",
+        "Between 1 and 9 rows.",
+        "At least 2 rows.",
+        "`a > 0` holds on every row. A warning: failing it does not block downstream models.",
     ]
 
 

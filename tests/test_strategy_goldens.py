@@ -16,6 +16,7 @@ Regenerate with SQLASSETS_UPDATE_GOLDENS=1 and review the diff.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,18 @@ def _plan(fixture: SqlFixture, tmp_path: Path) -> tuple[Any, list[Any], list[Any
         *preamble, query = sqlglot.parse(model.sql, read="bigquery")
         columns = model.analysis.output_columns
     full_refresh = fixture.settings.get("full_refresh") == "true"
-    jobs = plan_jobs(spec, target, window, query, columns, preamble, full_refresh)
+    capabilities = BigQueryEngine.capabilities
+    jobs = plan_jobs(
+        spec,
+        target,
+        window,
+        query,
+        columns,
+        preamble,
+        full_refresh,
+        partition_load_jobs=capabilities.partition_load_jobs,
+        load_layout=capabilities.load_layout,
+    )
     checks = checks_query(spec, target, window)
     return spec, jobs, [checks] if checks is not None else []
 
@@ -91,10 +103,30 @@ def _parameters(parameters: Any) -> list[str]:
     return [f"-- @{p.name} {p.type} = {p.value}" for p in sorted(parameters, key=lambda p: p.name)]
 
 
+def _load_configuration(body: dict[str, Any]) -> str:
+    """A load job's configuration as sent (labels aside: they name the run), as JSON."""
+    sent = dict(body["configuration"]["load"])
+    sent.pop("labels", None)
+    return json.dumps(sent, indent=2, sort_keys=True)
+
+
+def _sent_load(job: Any) -> str:
+    """What ``BigQueryEngine`` sends for a load job: its configuration, off the wire."""
+    fake = FakeBigQuery()
+    client = bigquery.Client(project=PROJECT_ID, credentials=AnonymousCredentials(), _http=fake)
+    engine = BigQueryEngine(PROJECT_ID, location="EU", client_factory=lambda: client)
+    engine.execute(job, JobContext("golden", run_id="golden"))
+    (body,) = [b for m, p, b in fake.requests if m == "POST" and p.endswith("/jobs")]
+    return _load_configuration(body or {})
+
+
 def _sent(jobs: list[Any], checks: list[Any]) -> str:
     blocks = []
     for index, job in enumerate(jobs, start=1):
         header = f"-- job {index}/{len(jobs)}: {job.action}"
+        if job.load is not None:
+            blocks.append("\n".join([header, _sent_load(job)]))
+            continue
         blocks.append("\n".join([header, *_parameters(job.parameters), bigquery_sent_sql(job)]))
     for query in checks:
         scope = "the window" if query.scoped else "the whole table"
@@ -187,7 +219,9 @@ def test_the_bigquery_client_sends_the_golden_text(fixture: SqlFixture, tmp_path
         engine.fetch_row(query.query, query.parameters, step)
     received = []
     for method, path, body in fake.requests:
-        if method == "POST" and path.endswith("/jobs"):
+        if method == "POST" and path.endswith("/jobs") and "load" in body["configuration"]:
+            received.append(([], _load_configuration(body)))
+        elif method == "POST" and path.endswith("/jobs"):
             sent = body["configuration"]["query"]
             parameters = sorted(
                 sent.get("queryParameters", []), key=lambda parameter: parameter["name"]

@@ -34,3 +34,9 @@ def __getattr__(name: str) -> Any:
 
         return getattr(sqlassets.dagster, name)
     raise AttributeError(f"module 'sqlassets' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # Dagster's component registry (this package is its `registry_modules` entry
+    # point) lists a module's names with dir(): the lazy ones must be among them.
+    return sorted({*globals(), *__all__})

@@ -708,12 +708,268 @@ def _print_event(event: Event) -> None:
 
 
 def _bytes(count: int) -> str:
-    size = float(count)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{count} B"  # pragma: no cover
+    from sqlassets.costs import format_bytes
+
+    return format_bytes(count)
+
+
+# ---------------------------------------------------------------- observe, cost
+
+
+def _select_option(function: F) -> F:
+    return click.option(
+        "--select",
+        "-s",
+        "selectors",
+        multiple=True,
+        help="Models: names, globs, +name, name+; several after one flag (default: all).",
+    )(function)
+
+
+def _selected(project: Project, selectors: tuple[str, ...]) -> set[str] | None:
+    """The models ``--select`` names (None: every model); a selector that matches none: exit 2."""
+    from sqlassets.errors import SelectionError
+    from sqlassets.selection import select
+
+    if not selectors:
+        return None
+    try:
+        return select(project.graph, selectors)
+    except SelectionError as error:
+        _usage(error.message)
+
+
+@main.command(name="observe")
+@_select_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: a table; json: for tools.",
+)
+@_target_option
+@_wait_option
+@_project_dir_option
+def observe_command(
+    selectors: tuple[str, ...],
+    output_format: str,
+    target: str | None,
+    wait_for_lock: float,
+    project_dir: Path | None,
+) -> None:
+    """Print each model table's and source's metadata: rows, bytes, partitions, last change.
+
+    The selected models (default: all) and the external sources they read,
+    from one metadata query per dataset: no table's rows are read (BigQuery:
+    __TABLES__, INFORMATION_SCHEMA.TABLE_STORAGE and PARTITIONS; DuckDB: its
+    catalog). The same figures the Dagster job `sqlassets_observe` records.
+    Exits 1 when a table with a freshness rule is stale.
+    """
+    from datetime import UTC, datetime
+
+    from sqlassets.engines import open_engine
+    from sqlassets.errors import EngineError
+    from sqlassets.runner.observe import observe
+
+    project = _load_valid_project(project_dir)
+    selected = _selected(project, selectors)
+    try:
+        engine = open_engine(project.config, target)
+    except ConfigError as error:
+        _fail_config(error)
+    with _interruptible() as interrupts:
+        interrupts.engines.append(type(engine))
+        _claim(engine, wait_for_lock)
+        try:
+            observations = observe(project, engine, selected)
+        except EngineError as error:
+            click.echo(f"error: {error.message}", err=True)
+            sys.exit(EXIT_FINDINGS)
+        finally:
+            engine.close()
+    now = datetime.now(UTC)
+    click.echo(_observation_output(observations, now, output_format), nl=False)
+    stale = [item.name for item in observations if item.is_fresh(now) is False]
+    if stale:
+        click.echo(f"stale: {', '.join(stale)}", err=True)
+    sys.exit(EXIT_FINDINGS if stale else EXIT_OK)
+
+
+def _observation_output(observations: list[Any], now: Any, output_format: str) -> str:
+    import json
+
+    def cell(value: int | None, bytes_: bool = False) -> str:
+        return "-" if value is None else (_bytes(value) if bytes_ else f"{value:,}")
+
+    rows = []
+    for item in observations:
+        stats = item.stats
+        fresh = item.is_fresh(now)
+        rows.append(
+            {
+                "name": item.name,
+                "kind": "source" if item.is_source else "model",
+                "table": item.table,
+                "exists": stats is not None,
+                "rows": stats.row_count if stats else None,
+                "logical_bytes": stats.logical_bytes if stats else None,
+                "physical_bytes": stats.physical_bytes if stats else None,
+                "partitions": stats.partitions if stats else None,
+                "last_modified": stats.last_modified.isoformat()
+                if stats and stats.last_modified
+                else None,
+                "freshness": item.freshness.describe() if item.freshness else None,
+                "fresh": fresh,
+            }
+        )
+    if output_format == "json":
+        return json.dumps(rows, indent=2) + "\n"
+    table = [("name", "kind", "rows", "logical", "physical", "partitions", "modified", "fresh")]
+    for row, item in zip(rows, observations, strict=True):
+        stats = item.stats
+        modified = f"{stats.last_modified:%Y-%m-%d %H:%M}" if stats and stats.last_modified else "-"
+        fresh = {True: "ok", False: "STALE", None: "-"}[row["fresh"]]
+        table.append(
+            (
+                row["name"],
+                row["kind"],
+                "missing" if stats is None else cell(stats.row_count),
+                cell(stats.logical_bytes, True) if stats else "-",
+                cell(stats.physical_bytes, True) if stats else "-",
+                cell(stats.partitions) if stats else "-",
+                modified,
+                fresh if item.freshness else "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return "".join(
+        "  ".join(value.ljust(widths[i]) for i, value in enumerate(row)).rstrip() + "\n"
+        for row in table
+    )
+
+
+@main.command(name="cost")
+@click.option(
+    "--since",
+    default="7d",
+    show_default=True,
+    help="How far back: a duration (7d, 36h) or a date (YYYY-MM-DD, UTC).",
+)
+@_select_option
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also draw the daily bytes billed, stacked per model, as a PNG.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: tables per model and per day; json: every entry.",
+)
+@_target_option
+@_project_dir_option
+def cost_command(
+    since: str,
+    selectors: tuple[str, ...],
+    plot: Path | None,
+    output_format: str,
+    target: str | None,
+    project_dir: Path | None,
+) -> None:
+    """Report bytes billed and slot time per model and per day, most costly first.
+
+    From the Dagster instance's event log ($DAGSTER_HOME: each
+    materialization's metadata) and, on a BigQuery target, from
+    INFORMATION_SCHEMA.JOBS by the jobs' sqlassets_asset label (one
+    metadata query, billed at its 10 MB minimum). No table is read.
+    """
+    from datetime import UTC, datetime
+
+    from sqlassets.costs import CostEntry, parse_since, render_json, render_text
+    from sqlassets.engines import open_engine
+    from sqlassets.errors import EngineError
+    from sqlassets.values import InvalidValue
+
+    try:
+        start = parse_since(since)
+    except InvalidValue as error:
+        _usage(f"--since: {error.message}")
+    project = _load_valid_project(project_dir)
+    selected = _selected(project, selectors)
+    names = [name for name in project.graph.order if selected is None or name in selected]
+    entries: list[CostEntry] = []
+    notes: list[str] = []
+    if os.environ.get("DAGSTER_HOME"):
+        entries += _event_log_costs(project, start, selected)
+    else:
+        notes.append("$DAGSTER_HOME is not set: the Dagster event log was not read")
+    try:
+        engine = open_engine(project.config, target)
+    except ConfigError as error:
+        _fail_config(error)
+    if engine.capabilities.job_history:
+        try:
+            entries += _job_costs(engine, start, names)
+        except EngineError as error:
+            click.echo(f"error: {error.message}", err=True)
+            sys.exit(EXIT_FINDINGS)
+        finally:
+            engine.close()
+    else:
+        notes.append(f"the {engine.name} target keeps no job history; give a BigQuery --target")
+    if output_format == "json":
+        click.echo(render_json(entries, start))
+    else:
+        click.echo(render_text(entries, start, notes), nl=False)
+    if plot is not None:
+        _plot_costs(entries, start, datetime.now(UTC), plot)
+
+
+def _event_log_costs(project: Project, since: Any, selected: set[str] | None) -> list[Any]:
+    import dagster as dg
+
+    from sqlassets.dagster.cost import event_log_costs
+
+    with dg.DagsterInstance.get() as instance:
+        return event_log_costs(project, instance, since, selected)
+
+
+def _job_costs(engine: Engine, since: Any, names: list[str]) -> list[Any]:
+    from sqlassets.costs import JOBS, CostEntry
+
+    wanted = set(names)
+    return [
+        CostEntry(cost.asset, cost.day, JOBS, cost.jobs, cost.bytes_billed, cost.slot_ms)
+        for cost in engine.job_costs(since, names)
+        if cost.asset in wanted
+    ]
+
+
+def _plot_costs(entries: list[Any], since: Any, now: Any, path: Path) -> None:
+    """Draw one source's daily series (BigQuery's when there, else the event log's)."""
+    from sqlassets.costs import EVENT_LOG, JOBS, daily_series, days, format_bytes, totals
+    from sqlassets.png import bar_chart
+
+    source = JOBS if any(e.source == JOBS for e in entries) else EVENT_LOG
+    chosen = [entry for entry in entries if entry.source == source]
+    span = days(since, now)
+    top = [total.key for total in totals(chosen, "model")][:9]
+    series = daily_series(chosen, span, top)
+    colors = bar_chart(series, path)
+    tallest = max((sum(day) for day in zip(*series.values(), strict=True)), default=0)
+    click.echo(
+        f"plot: {display_path(path)}, {len(span)} day(s) from {span[0]} (left), bars stacked "
+        f"by model, top grid line {format_bytes(tallest)} billed ({source})",
+        err=True,
+    )
+    for name, color in colors.items():
+        click.echo(f"  {color}  {name}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

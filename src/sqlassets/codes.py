@@ -32,9 +32,13 @@ class Code(enum.StrEnum):
     """A model name (from the path or ``@name``) that is not ``dataset.table``."""
     BODY_SHAPE = "SA107"
     """The body is not one query (or, for ``load``, is not empty)."""
+    FRESHNESS = "SA108"
+    """A freshness rule (``@freshness``, or a source's in the configuration) that is invalid."""
     MERGE_WITHOUT_UNIQUE_KEY = "SA201"
     INSERT_OVERWRITE_WITHOUT_PARTITIONING = "SA202"
     TIME_PARTITIONS_WITHOUT_START = "SA203"
+    BIGQUERY_LIMITS = "SA204"
+    """A table heading past 10,000 partitions, or a load past 10,000 URIs (a warning)."""
     WINDOW_NOT_READ = "SA301"
     WINDOW_PARAMETER_UNPARTITIONED = "SA302"
     COLUMN_NOT_IN_OUTPUT = "SA303"
@@ -46,6 +50,8 @@ class Code(enum.StrEnum):
     DUPLICATE_NAME = "SA402"
     SELF_REFERENCE = "SA403"
     CONFIG = "SA900"
+    NO_SQL_DIR = "SA901"
+    """The project's SQL folder does not exist (raised: there is nothing to lint)."""
     WINDOW = "SA501"
     """A requested partition or window does not exist for the model."""
     STRATEGY = "SA502"
@@ -59,6 +65,17 @@ class Code(enum.StrEnum):
 
 
 RUNTIME_CODES = frozenset(
-    {Code.INTERNAL, Code.WINDOW, Code.STRATEGY, Code.SELECTION, Code.SCHEMA_CHANGE, Code.ENGINE}
+    {
+        Code.INTERNAL,
+        Code.NO_SQL_DIR,
+        Code.WINDOW,
+        Code.STRATEGY,
+        Code.SELECTION,
+        Code.SCHEMA_CHANGE,
+        Code.ENGINE,
+    }
 )
-"""Codes raised while running, not found by ``sqlassets lint``."""
+"""Codes raised (by every command, lint included), not reported as findings.
+
+SA901: with no SQL folder there is no project to lint.
+"""

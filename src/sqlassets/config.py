@@ -21,7 +21,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sqlassets.codes import Code
 from sqlassets.errors import ConfigError, Diagnostic, Location, did_you_mean, display_path
-from sqlassets.values import PROJECT_ID, InvalidValue, parse_bytes
+from sqlassets.values import (
+    IDENTIFIER,
+    PROJECT_ID,
+    Freshness,
+    InvalidValue,
+    parse_bytes,
+    parse_freshness,
+    valid_cron,
+)
 
 DEFAULT_TARGET = "local"
 TARGET_ENV = "SQLASSETS_TARGET"
@@ -84,7 +92,8 @@ class BigQueryTarget(_Target):
 
 Target = Annotated[DuckDBTarget | BigQueryTarget, Field(discriminator="engine")]
 _TARGET_TYPES: dict[str, type[_Target]] = {"duckdb": DuckDBTarget, "bigquery": BigQueryTarget}
-_TOP_KEYS = ("sql_dir", "target", "targets", "cache_dir")
+_TOP_KEYS = ("sql_dir", "target", "targets", "cache_dir", "observe_cron", "sources")
+_SOURCE_KEYS = ("freshness",)
 
 
 @dataclass(frozen=True)
@@ -102,6 +111,10 @@ class Config:
     """Problems with targets found at load (each also raised when the target is selected)."""
     cache_dir: Path | None = None
     """``cache_dir``: the analysis cache folder (None: the default, ``.sqlassets/cache``)."""
+    observe_cron: str | None = None
+    """``observe_cron``: when the observation schedule runs (None: daily, stopped by default)."""
+    source_freshness: Mapping[str, Freshness] = field(default_factory=dict)
+    """``[tool.sqlassets.sources."dataset.table"] freshness``: by source name."""
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -202,6 +215,13 @@ def load_config(
         not isinstance(cache_dir_value, str) or not cache_dir_value
     ):
         raise ConfigError("`cache_dir` must be a folder path", located("cache_dir"))
+    observe_cron = table.get("observe_cron")
+    if observe_cron is not None and (
+        not isinstance(observe_cron, str) or not valid_cron(" ".join(observe_cron.split()))
+    ):
+        raise ConfigError(
+            "`observe_cron` must be a cron expression such as `0 * * * *`", located("observe_cron")
+        )
     config = Config(
         root=root,
         sql_dir=(root / sql_dir_value).resolve(),
@@ -210,8 +230,11 @@ def load_config(
         source=source,
         display_base=display_base,
         cache_dir=None if cache_dir_value is None else root / Path(cache_dir_value).expanduser(),
+        observe_cron=None if observe_cron is None else " ".join(observe_cron.split()),
     )
-    diagnostics = _target_diagnostics(config, environ or os.environ)
+    freshness, diagnostics = _source_freshness(config, table.get("sources", {}), located)
+    config = dataclasses.replace(config, source_freshness=freshness)
+    diagnostics += _target_diagnostics(config, environ or os.environ)
     if default is not None and default not in config.target_names:
         diagnostics.append(
             Diagnostic(
@@ -221,6 +244,50 @@ def load_config(
             )
         )
     return dataclasses.replace(config, diagnostics=tuple(diagnostics))
+
+
+_SOURCE_NAME = re.compile(rf"(?:{PROJECT_ID.pattern}\.)?{IDENTIFIER.pattern}\.{IDENTIFIER.pattern}")
+
+
+def _source_freshness(
+    config: Config, sources: Any, located: Any
+) -> tuple[dict[str, Freshness], list[Diagnostic]]:
+    """``[tool.sqlassets.sources]``: each source's freshness; SA108 for a bad one (not fatal)."""
+    if not isinstance(sources, dict) or not all(isinstance(s, dict) for s in sources.values()):
+        raise ConfigError(
+            'sources are tables: [tool.sqlassets.sources."dataset.table"]', located("sources")
+        )
+    found: dict[str, Freshness] = {}
+    diagnostics: list[Diagnostic] = []
+    for name, settings in sources.items():
+        section = f'tool.sqlassets.sources."{name}"'
+        if not _SOURCE_NAME.fullmatch(name):
+            raise ConfigError(
+                f"`{name}` is not a source table name `[project.]dataset.table`",
+                config._location("freshness", section),
+            )
+        for key in settings:
+            if key not in _SOURCE_KEYS:
+                raise ConfigError(
+                    f"source `{name}`: unknown setting `{key}`{_suggest(key, list(_SOURCE_KEYS))}",
+                    config._location(key, section),
+                )
+        value = settings.get("freshness")
+        if value is None:
+            continue
+        try:
+            if not isinstance(value, str):
+                raise InvalidValue('give a duration as a string, such as `"26h"`')
+            found[name] = parse_freshness(value)
+        except InvalidValue as error:
+            diagnostics.append(
+                Diagnostic(
+                    Code.FRESHNESS,
+                    f"source `{name}`: freshness: {error.message}",
+                    config._location("freshness", section),
+                )
+            )
+    return found, diagnostics
 
 
 def _tool_table(pyproject: Path, display_base: Path | None) -> dict[str, Any]:

@@ -9,8 +9,10 @@ built).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlglot import expressions as exp
+from sqlglot.dialects.bigquery import BigQuery
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.tokenizer_core import TokenType
 
@@ -21,6 +23,25 @@ DIALECT = "bigquery"
 # complete, so a thread looking it up while another's first use still imports it gets
 # a half-built dialect (and parses DDL as an opaque Command).
 Dialect.get_or_raise(DIALECT)
+
+
+def _load_data_sql(generator: Any, load: exp.LoadData) -> str:
+    """``LOAD DATA … [PARTITION BY …] [CLUSTER BY …] FROM FILES(…)``.
+
+    sqlglot's BigQuery generator drops a load's layout: sqlassets keeps it as
+    :class:`~sqlglot.expressions.Properties` in the ``partition`` argument.
+    """
+    text = str(_BIGQUERY.loaddata_sql(generator, load))
+    layout = load.args.get("partition")
+    if not isinstance(layout, exp.Properties):
+        return text
+    head, files, tail = text.partition(" FROM FILES")
+    clauses = " ".join(generator.sql(clause) for clause in layout.expressions)
+    return f"{head} {clauses}{files}{tail}"
+
+
+_BIGQUERY: Any = BigQuery.Generator
+_BIGQUERY.TRANSFORMS = {**_BIGQUERY.TRANSFORMS, exp.LoadData: _load_data_sql}
 
 # Statements that write, change or run something. A model body is a pure query:
 # none of these may stand anywhere in its tree (BigQuery runs `WITH d AS

@@ -86,6 +86,12 @@ class ConfigError(SqlAssetsError):
     code = Code.CONFIG
 
 
+class MissingSqlDirError(ConfigError):
+    """The project's SQL folder (``sql_dir``) does not exist."""
+
+    code = Code.NO_SQL_DIR
+
+
 class ProjectError(SqlAssetsError):
     """The project cannot be used: it holds one or more error diagnostics."""
 

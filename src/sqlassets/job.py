@@ -7,7 +7,7 @@ table on one target. Nothing here does I/O or knows an engine.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -22,6 +22,37 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class PartitionLoad:
+    """A load job (configuration, not SQL) that replaces one partition of a table.
+
+    BigQuery writes ``table$partition`` with ``WRITE_TRUNCATE``: free, atomic,
+    and it refuses any row outside that partition.
+    """
+
+    table: exp.Table
+    partition: str
+    """The partition decorator: ``20240102`` (day), ``2024010213`` (hour), ``202401``, ``2024``."""
+    source_format: str
+    """``PARQUET``, ``CSV``, ``NEWLINE_DELIMITED_JSON``, ``AVRO`` or ``ORC``."""
+    partition_field: str
+    partition_type: str
+    """``HOUR``, ``DAY``, ``MONTH`` or ``YEAR``."""
+    clustering: tuple[str, ...] = ()
+    skip_leading_rows: int = 0
+
+    def describe(self, uris: Sequence[str]) -> str:
+        """A comment for ``compile`` and ``plan``: what the job writes, from where."""
+        layout = f"time_partitioning {self.partition_type}({self.partition_field})"
+        if self.clustering:
+            layout += f", clustering {', '.join(self.clustering)}"
+        return (
+            f"-- load job (no SQL): {self.source_format} into "
+            f"{table_name(self.table)}${self.partition}, WRITE_TRUNCATE, {layout}, from "
+            + ", ".join(uris)
+        )
+
+
+@dataclass(frozen=True)
 class Job:
     """Statements sent together as one remote job (a script when there are several)."""
 
@@ -31,9 +62,15 @@ class Job:
     parameters: tuple[QueryParameter, ...] = ()
     uris: tuple[str, ...] = field(default=())
     """Cloud Storage URIs a load job reads."""
+    load: PartitionLoad | None = None
+    """Set for a load job: sent as its configuration, ``statements`` is empty."""
+    staging: exp.Table | None = None
+    """A staging table the job reads or writes; the runner drops it after, also on failure."""
 
     def sql(self, dialect: str = DIALECT, pretty: bool = False) -> str:
         """The job as SQL text of ``dialect`` (statements separated by ``;``)."""
+        if self.load is not None:
+            return self.load.describe(self.uris)
         return ";\n".join(
             statement.sql(dialect=dialect, pretty=pretty) for statement in self.statements
         )

@@ -99,7 +99,12 @@ def analyze_sql(
             token_hash = hashlib.sha256(
                 "\x1f".join(token.text for token in stream).encode()
             ).hexdigest()
-        statements = [tree for tree in dialect.parser().parse(stream, sql) if tree is not None]
+        # A lone `;` (a trailing `; -- comment`) parses as a Semicolon node: no statement.
+        statements = [
+            tree
+            for tree in dialect.parser().parse(stream, sql)
+            if tree is not None and not isinstance(tree, exp.Semicolon)
+        ]
     except ParseError as error:
         raise _syntax_error(error, sql, path, first_line) from None
     except TokenError:
@@ -158,11 +163,8 @@ def _analyze(
     has_star = False
     if query is not None:
         projection = _leftmost_select(query)
-        has_star = any(
-            isinstance(item, exp.Star)
-            or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star))
-            for item in projection.expressions
-        )
+        # `*`, `t.*`, `a.b.* REPLACE (…)` and `(expr).*` (a Dot over a Star).
+        has_star = any(item.is_star for item in projection.expressions)
         if not has_star:
             output_columns = tuple(projection.named_selects)
     return SqlAnalysis(
@@ -488,11 +490,13 @@ def _keyword_location(sql: str, path: str, first_line: int, statement: int) -> L
     index = 0
     first: Location | None = None
     skip_first = True  # a preamble's own CREATE, or the statement's first token
+    empty = True  # a lone `;` starts no statement (analyze_sql drops it too)
     for token in tokens(sql):
         if token.token_type == TokenType.SEMICOLON:
-            index += 1
-            skip_first = True
+            index += 0 if empty else 1
+            skip_first = empty = True
             continue
+        empty = False
         if index != statement:
             continue
         if first is None:
@@ -510,11 +514,12 @@ def _statement_starts(sql: str, path: str, first_line: int) -> list[Location]:
     starts: list[Location] = []
     expect = True
     for token in tokens(sql):
+        if token.token_type == TokenType.SEMICOLON:
+            expect = True  # a lone `;` starts no statement (analyze_sql drops it too)
+            continue
         if expect:
             starts.append(token_location(token, path, first_line))
             expect = False
-        if token.token_type == TokenType.SEMICOLON:
-            expect = True
     return starts
 
 

@@ -14,7 +14,14 @@ from pathlib import Path
 
 from sqlassets.cache import AnalysisCache, decode, encode
 from sqlassets.config import Config, find_project_dir, load_config
-from sqlassets.errors import ConfigError, Diagnostic, Location, ProjectError, display_path
+from sqlassets.errors import (
+    ConfigError,
+    Diagnostic,
+    Location,
+    MissingSqlDirError,
+    ProjectError,
+    display_path,
+)
 from sqlassets.graph import Graph, build_graph
 from sqlassets.loader import LoadResult, Model, iter_model_files, load_model, relative_path
 
@@ -214,9 +221,10 @@ def load_project(
         raise ConfigError(f"project directory {root} does not exist", Location(str(root)))
     config = load_config(root, display_base=display_base)
     if not config.sql_dir.is_dir():
-        raise ConfigError(
+        raise MissingSqlDirError(
             f"the SQL folder {display_path(config.sql_dir, display_base)} does not exist: create "
-            "it or set `sql_dir` in [tool.sqlassets]",
+            "it (one subfolder per dataset, one .sql file per model) or set `sql_dir` in "
+            "[tool.sqlassets]",
             Location(display_path(config.source or root, display_base)),
         )
     files = iter_model_files(config.sql_dir)

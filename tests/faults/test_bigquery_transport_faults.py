@@ -67,36 +67,19 @@ def _inserts(fake: FakeBigQuery) -> list[dict]:
 
 
 def test_load_data_job_carries_sql_labels_limits_and_timeout(fake, engine) -> None:
-    (job,) = _jobs("raw.orders", start="2024-01-01", end="2024-01-03")
+    stage, overwrite = _jobs("raw.orders", start="2024-01-01", end="2024-01-03")
+    assert (stage.action, overwrite.action) == ("stage", "overwrite")
     context = JobContext(
         "raw.orders", run_id="run-1", window="2024-01-01..2024-01-02", labels={"team": "Data"}
     )
-    result = engine.execute(job, context)
+    result = engine.execute(stage, context)
     (body,) = _inserts(fake)
     query = body["configuration"]["query"]
     # The literal text on the wire (not the engine's own rendering compared with itself).
     assert query["query"] == (
-        "LOAD DATA INTO TEMP TABLE _sqlassets_load_0c4bea82b537 FROM FILES(FORMAT='CSV', "
-        "uris=['gs://acme-landing/orders/20240101/*.csv', "
-        "'gs://acme-landing/orders/20240102/*.csv'], skip_leading_rows=1);\n"
-        "CREATE TABLE IF NOT EXISTS `acme-prod`.raw_prod.orders PARTITION BY order_date "
-        "CLUSTER BY customer_id AS SELECT * FROM _sqlassets_load_0c4bea82b537 WHERE FALSE;\n"
-        "BEGIN TRANSACTION;\n"
-        "DELETE FROM `acme-prod`.raw_prod.orders AS _t WHERE _t.order_date >= "
-        "CAST('2024-01-01' AS DATE) AND _t.order_date < CAST('2024-01-03' AS DATE);\n"
-        "INSERT INTO `acme-prod`.raw_prod.orders SELECT * REPLACE (IF(_s.order_date >= "
-        "CAST('2024-01-01' AS DATE) AND _s.order_date < CAST('2024-01-03' AS DATE), "
-        "_s.order_date, ERROR('sqlassets: a row outside the run window "
-        "[2024-01-01 00:00, 2024-01-03 00:00) or with a NULL `order_date`: nothing was "
-        "written; filter the input to the window (@start_date/@end_date or "
-        "@start_ts/@end_ts)')) AS order_date) FROM "
-        "(SELECT * FROM _sqlassets_load_0c4bea82b537) AS _s;\n"
-        "COMMIT TRANSACTION"
-    )
-    assert query["query"].startswith("LOAD DATA INTO TEMP TABLE _sqlassets_load_")
-    assert (
-        "uris=['gs://acme-landing/orders/20240101/*.csv', 'gs://acme-landing/orders/20240102/*.csv']"
-        in query["query"]
+        "LOAD DATA OVERWRITE `acme-prod`.raw_prod._sqlassets_load_0c4bea82b537 FROM FILES("
+        "FORMAT='CSV', uris=['gs://acme-landing/orders/20240101/*.csv', "
+        "'gs://acme-landing/orders/20240102/*.csv'], skip_leading_rows=1)"
     )
     assert body["configuration"]["labels"] == {
         "team": "data",
@@ -114,6 +97,26 @@ def test_load_data_job_carries_sql_labels_limits_and_timeout(fake, engine) -> No
         42,
         3,
     )
+
+
+def test_a_partition_load_job_carries_labels_and_timeout(fake, engine) -> None:
+    (job,) = _jobs("raw.orders", partition="2024-01-02")
+    context = JobContext("raw.orders", run_id="run-2", window="2024-01-02", labels={"team": "Data"})
+    result = engine.execute(job, context)
+    (body,) = _inserts(fake)
+    assert body["configuration"]["load"]["destinationTable"]["tableId"] == "orders$20240102"
+    assert body["configuration"]["labels"] == {
+        "team": "data",
+        "sqlassets_asset": "raw_orders",
+        "dagster_run_id": "run-2",
+        "sqlassets_window": "2024-01-02",
+    }
+    assert body["configuration"]["jobTimeoutMs"] == "600000"
+    assert body["jobReference"] == {
+        "jobId": result.job_id,
+        "projectId": "acme-prod",
+        "location": "EU",
+    }
 
 
 def test_the_transport_receives_the_literal_sql_and_parameters(fake, engine) -> None:

@@ -32,3 +32,18 @@ def duckdb_compute(body: Body) -> Callable[..., Iterator[Any]]:
         yield from body(context, duckdb)
 
     return materialize
+
+
+def resource_op(
+    name: str,
+    resource_key: str,
+    description: str,
+    body: Callable[[dg.OpExecutionContext, Any], Iterator[Any]],
+) -> dg.OpDefinition:
+    """An op running ``body`` with the resource under ``resource_key``."""
+
+    @dg.op(name=name, required_resource_keys={resource_key}, description=description)
+    def run(context: dg.OpExecutionContext) -> Iterator[Any]:
+        yield from body(context, getattr(context.resources, resource_key))
+
+    return run

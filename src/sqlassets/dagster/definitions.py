@@ -20,9 +20,12 @@ from sqlassets.job import table_name
 from sqlassets.loader import Model
 from sqlassets.project import Project, load_project
 from sqlassets.runner import OnEvent, physical_tables
+from sqlassets.schemas import KnownSchemas
+from sqlassets.spec.checks import describe_check
 
 from .executor import make_threaded_executor
 from .materialize import FULL_REFRESH_TAG, asset_body
+from .observe import freshness_checks, freshness_rules, observation_job, observation_schedule
 from .resources import ChosenTarget, compute, default_resources
 from .schedules import schedules_for
 from .translator import SqlAssetsTranslator, op_name
@@ -65,7 +68,10 @@ def definitions_for(
     name = config.target_name(target)
     chosen = ChosenTarget(name, config.target(name), config)
     engine = chosen.engine
+    known = KnownSchemas.for_project(config, engine.name).get_all(project.models)
     translator = translator or SqlAssetsTranslator(engine=engine.name)
+    if not getattr(translator, "known_types", None):
+        translator.known_types = known
     tables = physical_tables(project, engine.naming_for(chosen.settings))
     keys = {
         model_name: translator.get_asset_key(model) for model_name, model in project.models.items()
@@ -100,9 +106,17 @@ def definitions_for(
                 kinds={engine.name},
             )
         )
+    observe_job = observation_job(project, {**keys, **source_keys}, chosen)
+    checks, sensors = freshness_checks(freshness_rules(project, keys, source_keys))
     return dg.Definitions(
         assets=assets,
-        schedules=schedules_for(project, keys, translator),
+        asset_checks=checks,
+        jobs=[observe_job],
+        schedules=[
+            *schedules_for(project, keys, translator),
+            observation_schedule(project, observe_job),
+        ],
+        sensors=sensors,
         resources={**default_resources(chosen), **(resources or {})},
         # Steps in threads (each waits on a remote job); an embedded engine: one at a time.
         executor=make_threaded_executor(engine.concurrent_jobs(chosen.settings)),
@@ -235,7 +249,7 @@ def _asset(
             name=check.name,
             asset=spec.key,
             blocking=check.blocking,
-            description=f"{check.kind} check from {model.path}:{check.location.line}",
+            description=f"{describe_check(check)} From {model.path}:{check.location.line}.",
         )
         for check in model.spec.checks
     ]

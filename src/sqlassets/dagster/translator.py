@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 
 from sqlassets.loader import Model, tokens
+from sqlassets.schemas import column_types
 from sqlassets.spec import Cadence, Materialized, StaticPartitions, TableRef, TimePartitions
 from sqlassets.window import KEY_FORMATS
 
@@ -55,8 +56,12 @@ def op_name(key: dg.AssetKey) -> str:
 class SqlAssetsTranslator:
     """Translates a model into the parts of its Dagster asset."""
 
-    def __init__(self, engine: str = "duckdb"):
+    def __init__(
+        self, engine: str = "duckdb", known_types: Mapping[str, Mapping[str, str]] | None = None
+    ):
         self.engine = engine
+        self.known_types: Mapping[str, Mapping[str, str]] = known_types or {}
+        """``{model: {column: type}}`` recorded by earlier runs (``build_definitions`` fills it)."""
 
     def get_asset_key(self, model: Model) -> dg.AssetKey:
         """``["dataset", "table"]``."""
@@ -143,16 +148,28 @@ class SqlAssetsTranslator:
             "sqlassets/path": dg.MetadataValue.path(model.path),
             "sqlassets/materialized": model.spec.materialized.value,
         }
-        columns = model.analysis.output_columns if model.analysis else None
+        columns = self.get_column_types(model)
         if columns:
             metadata["dagster/column_schema"] = dg.TableSchema(
-                columns=[dg.TableColumn(name=column, type="unknown") for column in columns]
+                columns=[dg.TableColumn(name=name, type=kind) for name, kind in columns]
             )
+        metadata["sqlassets/sql"] = dg.MetadataValue.md(f"```sql\n{model.sql.strip()}\n```")
         if lineage:
             metadata["dagster/column_lineage"] = dg.TableColumnLineage(deps_by_column=dict(lineage))
         if model.spec.partition_by is not None:
             metadata["sqlassets/partition_by"] = str(model.spec.partition_by)
         return metadata
+
+    def get_column_types(self, model: Model) -> list[tuple[str, str]]:
+        """The output columns with the types an earlier run recorded (else ``unknown``).
+
+        A ``SELECT *`` model, whose columns are not known offline, shows the recorded ones.
+        """
+        recorded = self.known_types.get(model.name, {})
+        columns = model.analysis.output_columns if model.analysis else None
+        if not columns:
+            return list(recorded.items())
+        return column_types(recorded, columns)
 
     def get_asset_spec(
         self,

@@ -6,10 +6,12 @@ import abc
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlglot import expressions as exp
 
+from sqlassets.errors import EngineError
 from sqlassets.job import Job, Naming
 from sqlassets.window import QueryParameter
 
@@ -36,12 +38,21 @@ class Capabilities:
     """Tables keep ``PARTITION BY``/``CLUSTER BY``: runs compare an existing table's layout."""
     max_partitions_per_job: int | None = None
     """Partitions one job may modify (BigQuery: 4,000); longer windows are split."""
+    max_uris_per_job: int | None = None
+    """Source URIs one load may read (BigQuery: 10,000); longer load windows are split."""
+    partition_load_jobs: bool = False
+    """A load of exactly one table partition is a load job into it (``t$20240102``, free)."""
+    load_layout: bool = False
+    """``LOAD DATA`` carries ``PARTITION BY``/``CLUSTER BY``; loads of several partitions
+    go through a staging table the runner drops after."""
     drop_before_layout_change: bool = False
     """``CREATE OR REPLACE`` cannot change a table's layout: a full refresh drops it first."""
     single_writer_process: bool = False
     """One process at a time may write the database: Dagster runs its steps in process."""
     table_pools: bool = False
     """Concurrent runs may write one table: Dagster queues them in a pool per table."""
+    job_history: bool = False
+    """The warehouse keeps a history of jobs with their cost (:meth:`Engine.job_costs`)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,38 @@ class JobResult:
     url: str | None = None
     attached: bool = False
     """True when an identical job was already submitted and this one attached to it."""
+
+
+@dataclass(frozen=True)
+class TableStats:
+    """What the warehouse's metadata says of one table, read without scanning it.
+
+    A field is None where the engine keeps no such figure (DuckDB has no
+    modification time, and estimates rows).
+    """
+
+    table: str
+    """``dataset.table`` as the warehouse names it (physical, without project)."""
+    kind: str = "table"
+    """``table``, ``view`` or ``external``."""
+    row_count: int | None = None
+    logical_bytes: int | None = None
+    physical_bytes: int | None = None
+    partitions: int | None = None
+    last_modified: datetime | None = None
+    """UTC."""
+
+
+@dataclass(frozen=True)
+class JobCost:
+    """The cost of one asset's jobs on one day, from the warehouse's job history."""
+
+    asset: str
+    """The model the jobs ran for (the label value itself when no given model has it)."""
+    day: date
+    jobs: int
+    bytes_billed: int
+    slot_ms: int
 
 
 @dataclass(frozen=True)
@@ -165,6 +208,21 @@ class Engine(abc.ABC):
     def expected_layout(self, spec: ModelSpec) -> Layout | None:
         """The layout :meth:`table_layout` reports for a table built from ``spec``."""
         return None
+
+    @abc.abstractmethod
+    def table_stats(self, tables: Sequence[exp.Table]) -> dict[str, TableStats]:
+        """Metadata of ``tables`` (physical names), by ``dataset.table``; missing ones left out.
+
+        One metadata query per dataset, batched; no query reads a table's rows.
+        """
+
+    def job_costs(self, since: datetime, assets: Sequence[str]) -> list[JobCost]:
+        """Bytes billed and slot ms per asset and day of sqlassets' jobs created since ``since``.
+
+        ``assets`` are the model names to recognise in the jobs' labels. Only
+        for engines with :attr:`Capabilities.job_history`.
+        """
+        raise EngineError(f"{self.name} keeps no job history to report costs from")
 
     @abc.abstractmethod
     def fetch_row(

@@ -20,6 +20,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from sqlglot import expressions as exp
@@ -30,11 +31,13 @@ from sqlassets.engines.base import (
     DryRunResult,
     Engine,
     JobContext,
+    JobCost,
     JobResult,
     Layout,
+    TableStats,
 )
 from sqlassets.errors import EngineError
-from sqlassets.job import Job, Naming
+from sqlassets.job import Job, Naming, PartitionLoad
 from sqlassets.window import QueryParameter
 
 if TYPE_CHECKING:
@@ -46,8 +49,12 @@ if TYPE_CHECKING:
 DIALECT = "bigquery"
 
 PREVIOUS_ATTEMPT_FAILED = "previousAttemptFailed"
+ASSET_LABEL = "sqlassets_asset"
+"""The label naming the model a job runs for (``sqlassets cost`` sums jobs by it)."""
 MAX_PARTITIONS_PER_JOB = 4000
 """BigQuery's limit on partitions one job may modify."""
+MAX_URIS_PER_JOB = 10_000
+"""BigQuery's limit on source URIs of one load job."""
 
 _TABLE_LOCKS: dict[str, threading.Lock] = {}
 _CREATED_DATASETS: set[str] = set()
@@ -174,9 +181,13 @@ class BigQueryEngine(Engine):
         dry_run_bytes=True,
         partitioning=True,
         max_partitions_per_job=MAX_PARTITIONS_PER_JOB,
+        max_uris_per_job=MAX_URIS_PER_JOB,
+        partition_load_jobs=True,
+        load_layout=True,
         # BigQuery cannot CREATE OR REPLACE a table with another partitioning (dbt-core#2000).
         drop_before_layout_change=True,
         table_pools=True,
+        job_history=True,
     )
 
     _live: ClassVar[weakref.WeakSet[BigQueryEngine]] = weakref.WeakSet()
@@ -280,19 +291,42 @@ class BigQueryEngine(Engine):
             use_query_cache=not dry_run,
         )
         if context is not None:
-            labels = {key: label_value(value) for key, value in context.labels.items()}
-            labels.update(
-                sqlassets_asset=label_value(context.asset),
-                dagster_run_id=label_value(context.run_id),
-                sqlassets_window=label_value(context.window),
-            )
-            config.labels = labels
+            config.labels = _labels(context)
             limit = context.maximum_bytes_billed or self.maximum_bytes_billed
             if limit:
                 config.maximum_bytes_billed = limit
             timeout = context.timeout_s or self.job_timeout_s
             if timeout:
                 config.job_timeout_ms = int(timeout * 1000)
+        return config
+
+    def _load_config(self, load: PartitionLoad, context: JobContext) -> bigquery.LoadJobConfig:
+        """The load job into one partition: WRITE_TRUNCATE, with the table's layout.
+
+        The layout creates the table on a first run; on an existing table it
+        must match, and BigQuery refuses rows outside the partition. No
+        ``schema_update_options``: a column the table lacks fails the load.
+        """
+        from google.cloud import bigquery
+
+        config = bigquery.LoadJobConfig(
+            source_format=load.source_format,
+            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+            create_disposition=bigquery.CreateDisposition.CREATE_IF_NEEDED,
+            time_partitioning=bigquery.TimePartitioning(
+                type_=load.partition_type, field=load.partition_field
+            ),
+            labels=_labels(context),
+        )
+        if load.clustering:
+            config.clustering_fields = list(load.clustering)
+        if load.source_format in ("CSV", "NEWLINE_DELIMITED_JSON"):
+            config.autodetect = True
+        if load.skip_leading_rows:
+            config.skip_leading_rows = load.skip_leading_rows
+        timeout = context.timeout_s or self.job_timeout_s
+        if timeout:
+            config.job_timeout_ms = int(timeout * 1000)
         return config
 
     # ------------------------------------------------------------ running
@@ -304,17 +338,23 @@ class BigQueryEngine(Engine):
         self._ensure_datasets(written_datasets(job.statements))
         # One writer per table: jobs of this process that write the same table queue up
         # (Dagster pools do the same across processes, see the README).
+        written = [written_table(statement) for statement in job.statements]
+        if job.load is not None:
+            written.append(job.load.table)
+            self._ensure_datasets([(job.load.table.catalog, job.load.table.db)])
         targets = sorted(
             {
                 ".".join(p for p in (table.catalog or self.project, table.db, table.name) if p)
-                for table in map(written_table, job.statements)
+                for table in written
                 if table is not None and table.db
             }
         )
         with contextlib.ExitStack() as stack:
             for table in targets:  # sorted: two jobs never wait on each other in a cycle
                 stack.enter_context(table_lock(table))
-            result, _ = self._run(job.sql(DIALECT), job.parameters, context, job.action)
+            result, _ = self._run(
+                job.sql(DIALECT), job.parameters, context, job.action, load=job.load, uris=job.uris
+            )
         return result
 
     def _run(
@@ -324,6 +364,8 @@ class BigQueryEngine(Engine):
         context: JobContext,
         action: str,
         fetch: bool = False,
+        load: PartitionLoad | None = None,
+        uris: Sequence[str] = (),
     ) -> tuple[JobResult, list[dict[str, Any]]]:
         from dataclasses import replace
 
@@ -335,7 +377,9 @@ class BigQueryEngine(Engine):
                 raise EngineError(f"{context.asset}: not started, the run was interrupted", sql=sql)
             try:
                 with self._slots:
-                    return self._submit_and_wait(sql, parameters, attempt_context, action, fetch)
+                    return self._submit_and_wait(
+                        sql, parameters, attempt_context, action, fetch, load, uris
+                    )
             except EngineError as error:
                 attempt = attempt_context.attempt + (0 if error.same_attempt else 1)
                 attempt_context = replace(attempt_context, attempt=attempt)
@@ -359,35 +403,47 @@ class BigQueryEngine(Engine):
         context: JobContext,
         action: str,
         fetch: bool,
+        load: PartitionLoad | None = None,
+        uris: Sequence[str] = (),
     ) -> tuple[JobResult, list[dict[str, Any]]]:
         from google.api_core import exceptions as api_exceptions
+        from google.cloud import bigquery
 
         client = self.client
         identifier = job_id(context, context.step or action)
-        config = self._config(parameters, context, dry_run=False)
         attached = False
         started = time.monotonic()
+        kind: type[Any] = bigquery.QueryJob if load is None else bigquery.LoadJob
+        query_job: Any
         try:
             options: dict[str, Any] = {}
             if self._request_retry is not None:
                 options["retry"] = self._request_retry
             # A fixed job id: retried inserts of a job that was created come back 409.
-            query_job = client.query(
-                sql,
-                job_config=config,
-                job_id=identifier,
-                location=self.location,
-                job_retry=None,
-                **options,
-            )
+            if load is None:
+                query_job = client.query(
+                    sql,
+                    job_config=self._config(parameters, context, dry_run=False),
+                    job_id=identifier,
+                    location=self.location,
+                    job_retry=None,
+                    **options,
+                )
+            else:
+                query_job = client.load_table_from_uri(
+                    list(uris),
+                    f"{self._reference(load.table)}${load.partition}",
+                    job_config=self._load_config(load, context),
+                    job_id=identifier,
+                    location=self.location,
+                    **options,
+                )
         except api_exceptions.Conflict:
             # Submitted before (a lost response, or a retried run): attach, never re-run.
-            from google.cloud import bigquery
-
             found = self._get_conflicting_job(identifier, context, sql)
-            if not isinstance(found, bigquery.QueryJob):
+            if not isinstance(found, kind):
                 raise EngineError(
-                    f"job `{identifier}` exists and is not a query job", job_id=identifier
+                    f"job `{identifier}` exists and is not a {kind.__name__}", job_id=identifier
                 ) from None
             query_job = found
             attached = True
@@ -440,7 +496,10 @@ class BigQueryEngine(Engine):
                 action=action,
                 sql=sql,
                 duration_s=time.monotonic() - started,
-                rows_affected=_int(getattr(query_job, "num_dml_affected_rows", None)),
+                rows_affected=_int(
+                    getattr(query_job, "num_dml_affected_rows", None)
+                    or getattr(query_job, "output_rows", None)  # a load job's
+                ),
                 bytes_processed=_int(getattr(query_job, "total_bytes_processed", None)),
                 bytes_billed=_int(getattr(query_job, "total_bytes_billed", None)),
                 slot_ms=_int(getattr(query_job, "slot_millis", None)),
@@ -478,14 +537,17 @@ class BigQueryEngine(Engine):
                     ) from None
                 self._sleep(policy.backoff(tries + 1))
 
+    def _reference(self, table: exp.Table) -> str:
+        """``project.dataset.table`` of ``table`` (the engine's project when it names none)."""
+        return ".".join(
+            part for part in (table.catalog or self.project, table.db, table.name) if part
+        )
+
     def _drop(self, job: Job, context: JobContext) -> JobResult:
         """Drop tables through the API (a metadata call; no query job is needed)."""
         started = time.monotonic()
         for statement in job.statements:
-            table = statement.this
-            reference = ".".join(
-                part for part in (table.catalog or self.project, table.db, table.name) if part
-            )
+            reference = self._reference(statement.this)
             with table_lock(reference):
                 self.client.delete_table(reference, not_found_ok=True)
         return JobResult(
@@ -550,6 +612,11 @@ class BigQueryEngine(Engine):
         from google.api_core import exceptions as api_exceptions
 
         sql = job.sql(DIALECT)
+        if job.load is not None:
+            return [DryRunResult(sql=sql, bytes_processed=0)]  # load jobs are free
+        if job.staging is not None and job.action != "stage":
+            # It reads the staging table, which exists only while the run loads it.
+            return [DryRunResult(sql=sql, plan="the staged files' bytes, known once loaded")]
         try:
             query_job = self.client.query(
                 sql,
@@ -617,6 +684,71 @@ class BigQueryEngine(Engine):
             )
         return partitioning, tuple(spec.cluster_by)
 
+    def table_stats(self, tables: Sequence[exp.Table]) -> dict[str, TableStats]:
+        """One query per dataset over ``__TABLES__``, ``TABLE_STORAGE`` and ``PARTITIONS``.
+
+        All three are metadata views: no table's rows are read, and the bytes
+        billed are the views' own (INFORMATION_SCHEMA's 10 MB minimum).
+        """
+        by_dataset: dict[tuple[str, str], list[str]] = {}
+        for table in tables:
+            names = by_dataset.setdefault((table.catalog or self.project, table.db), [])
+            if table.name not in names:
+                names.append(table.name)
+        found: dict[str, TableStats] = {}
+        for (project, dataset), names in sorted(by_dataset.items()):
+            query = table_stats_query(project, dataset, self.location, names)
+            for row in self._metadata_rows(query, (), "observe"):
+                name = str(row["table_id"])
+                found[f"{dataset}.{name}"] = TableStats(
+                    table=f"{dataset}.{name}",
+                    kind=_TABLE_TYPES.get(_int(row.get("type")) or 1, "table"),
+                    row_count=_int(row.get("row_count")),
+                    logical_bytes=_int(row.get("logical_bytes")),
+                    physical_bytes=_int(row.get("physical_bytes")),
+                    partitions=_int(row.get("partitions")),
+                    last_modified=_millis(row.get("last_modified_time")),
+                )
+        return found
+
+    def job_costs(self, since: datetime, assets: Sequence[str]) -> list[JobCost]:
+        """``INFORMATION_SCHEMA.JOBS`` of the target's project and location, by asset and day.
+
+        Jobs are found by their ``sqlassets_asset`` label (:func:`label_value`
+        of the model name); top-level jobs only, so a script counts once.
+        """
+        query = job_costs_query(self.project, self.location, ASSET_LABEL)
+        parameters = (QueryParameter("since", "TIMESTAMP", since),)
+        names = {label_value(asset): asset for asset in assets}
+        return [
+            JobCost(
+                asset=names.get(str(row["asset"]), str(row["asset"])),
+                day=row["day"],
+                jobs=int(row["jobs"]),
+                bytes_billed=int(row["bytes_billed"] or 0),
+                slot_ms=int(row["slot_ms"] or 0),
+            )
+            for row in self._metadata_rows(query, parameters, "cost")
+        ]
+
+    def _metadata_rows(
+        self, query: exp.Expression, parameters: Sequence[QueryParameter], what: str
+    ) -> list[dict[str, Any]]:
+        """Every row of a metadata query, labelled ``sqlassets_job=<what>`` (not an asset's)."""
+        from google.api_core import exceptions as api_exceptions
+
+        sql = query.sql(DIALECT)
+        config = self._config(parameters, None, dry_run=False)
+        config.labels = {"sqlassets_job": what}
+        if self.job_timeout_s:
+            config.job_timeout_ms = int(self.job_timeout_s * 1000)
+        try:
+            job = self.client.query(sql, job_config=config, location=self.location)
+            return [dict(row.items()) for row in job.result(timeout=self.job_timeout_s)]
+        except api_exceptions.GoogleAPICallError as error:
+            reason, _ = classify(error)
+            raise EngineError(f"{what}: {reason}: {_message(error)}", sql=sql) from None
+
     def fetch_row(
         self, query: exp.Expression, parameters: Sequence[QueryParameter], context: JobContext
     ) -> dict[str, Any]:
@@ -626,6 +758,124 @@ class BigQueryEngine(Engine):
         if len(rows) != 1:
             raise EngineError(f"{context.asset}: a check query returned {len(rows)} rows, not 1")
         return rows[0]
+
+
+_TABLE_TYPES = {1: "table", 2: "view", 3: "external"}
+"""``__TABLES__.type``."""
+
+
+def _metadata_table(project: str, dataset: str, name: str, alias: str) -> exp.Table:
+    return exp.Table(
+        this=exp.to_identifier(name, quoted=name.startswith("INFORMATION_SCHEMA.")),
+        db=exp.to_identifier(dataset, quoted=not dataset.isidentifier()),
+        catalog=exp.to_identifier(project, quoted=True),
+        alias=exp.TableAlias(this=exp.to_identifier(alias)),
+    )
+
+
+def table_stats_query(
+    project: str, dataset: str, location: str, names: Sequence[str]
+) -> exp.Select:
+    """The metadata of ``names`` in one dataset, from metadata views only (never the tables).
+
+    ``__TABLES__``: type, rows, logical bytes, last modification;
+    ``TABLE_STORAGE`` (regional): physical bytes; ``PARTITIONS``: how many.
+    """
+    storage = (
+        exp.select("table_name", "total_physical_bytes")
+        .from_(
+            _metadata_table(
+                project, f"region-{location.lower()}", "INFORMATION_SCHEMA.TABLE_STORAGE", "s"
+            )
+        )
+        .where(exp.column("table_schema").eq(exp.Literal.string(dataset)))
+    )
+    partition_id = exp.column("partition_id")
+    partitions = (
+        exp.select("table_name", exp.alias_(exp.Count(this=exp.Star()), "partitions"))
+        .from_(_metadata_table(project, dataset, "INFORMATION_SCHEMA.PARTITIONS", "p"))
+        .where(
+            exp.and_(
+                exp.Not(this=exp.Is(this=partition_id.copy(), expression=exp.Null())),
+                exp.Not(
+                    this=partition_id.copy().isin(
+                        exp.Literal.string("__NULL__"), exp.Literal.string("__UNPARTITIONED__")
+                    )
+                ),
+            )
+        )
+        .group_by("table_name")
+    )
+    table_id = exp.column("table_id", "t")
+    return (
+        exp.select(
+            table_id,
+            exp.column("type", "t"),
+            exp.column("row_count", "t"),
+            exp.alias_(exp.column("size_bytes", "t"), "logical_bytes"),
+            exp.alias_(exp.column("total_physical_bytes", "s"), "physical_bytes"),
+            exp.column("partitions", "p"),
+            exp.column("last_modified_time", "t"),
+        )
+        .from_(_metadata_table(project, dataset, "__TABLES__", "t"))
+        .join(
+            exp.Subquery(this=storage, alias=exp.TableAlias(this=exp.to_identifier("s"))),
+            on=exp.column("table_name", "s").eq(table_id.copy()),
+            join_type="LEFT",
+        )
+        .join(
+            exp.Subquery(this=partitions, alias=exp.TableAlias(this=exp.to_identifier("p"))),
+            on=exp.column("table_name", "p").eq(table_id.copy()),
+            join_type="LEFT",
+        )
+        .where(table_id.copy().isin(*(exp.Literal.string(name) for name in names)))
+        .order_by(table_id.copy())
+    )
+
+
+def job_costs_query(project: str, location: str, label: str) -> exp.Select:
+    """Top-level jobs labelled ``label`` since ``@since``, summed per label value and day.
+
+    Child jobs of a script are left out: the script's own row already holds
+    their totals (INFORMATION_SCHEMA.JOBS, *Child jobs*), and their labels
+    are not documented to be inherited.
+    """
+    labels = exp.Unnest(
+        expressions=[exp.column("labels")],
+        alias=exp.TableAlias(columns=[exp.to_identifier("l")]),
+    )
+    is_ours = exp.column("key", "l").eq(exp.Literal.string(label))
+    value = exp.Subquery(this=exp.select(exp.column("value", "l")).from_(labels).where(is_ours))
+    ours = exp.Exists(this=exp.select(exp.Literal.number(1)).from_(labels.copy()).where(is_ours))
+    created = exp.column("creation_time")
+    return (
+        exp.select(
+            exp.alias_(value, "asset"),
+            exp.alias_(exp.Date(this=created.copy()), "day"),
+            exp.alias_(exp.Count(this=exp.Star()), "jobs"),
+            exp.alias_(exp.Sum(this=exp.column("total_bytes_billed")), "bytes_billed"),
+            exp.alias_(exp.Sum(this=exp.column("total_slot_ms")), "slot_ms"),
+        )
+        .from_(
+            _metadata_table(project, f"region-{location.lower()}", "INFORMATION_SCHEMA.JOBS", "j")
+        )
+        .where(
+            exp.and_(
+                created.copy() >= exp.Parameter(this=exp.var("since")),
+                exp.Is(this=exp.column("parent_job_id"), expression=exp.Null()),
+                ours,
+            )
+        )
+        .group_by("asset", "day")
+        .order_by("day", "asset")
+    )
+
+
+def _millis(value: Any) -> datetime | None:
+    """``__TABLES__``' epoch milliseconds as an aware UTC time."""
+    if value is None:
+        return None
+    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
 
 
 def written_table(statement: exp.Expression) -> exp.Table | None:
@@ -653,6 +903,17 @@ def written_datasets(statements: Sequence[exp.Expression]) -> list[tuple[str, st
         if not temporary and table is not None and table.db:
             found.setdefault((table.catalog, table.db))
     return list(found)
+
+
+def _labels(context: JobContext) -> dict[str, str]:
+    """The job's labels: the model's, then the asset, run and window (for cost reports)."""
+    labels = {key: label_value(value) for key, value in context.labels.items()}
+    labels.update(
+        {ASSET_LABEL: label_value(context.asset)},
+        dagster_run_id=label_value(context.run_id),
+        sqlassets_window=label_value(context.window),
+    )
+    return labels
 
 
 def make_client(project: str, location: str, api_endpoint: str | None) -> bigquery.Client:

@@ -30,6 +30,7 @@ from sqlassets.engines.base import (
     Engine,
     JobContext,
     JobResult,
+    TableStats,
 )
 from sqlassets.errors import EngineError, SchemaChangeError, display_path
 from sqlassets.job import Job, Naming, inline_parameters
@@ -372,6 +373,32 @@ class DuckDBEngine(Engine):
                     connection.execute("ROLLBACK")
         return [(str(row[0]), str(row[1])) for row in rows]
 
+    def table_stats(self, tables: Sequence[exp.Table]) -> dict[str, TableStats]:
+        """One catalog query per schema (``duckdb_tables()``, ``duckdb_views()``).
+
+        The catalog holds each table's row count (``estimated_size``, exact
+        for committed writes) but no byte size, partitions or modification
+        time: those stay None.
+        """
+        by_schema: dict[str, list[str]] = {}
+        for table in tables:
+            names = by_schema.setdefault(table.db, [])
+            if table.name not in names:
+                names.append(table.name)
+        found: dict[str, TableStats] = {}
+        for schema, names in sorted(by_schema.items()):
+            query = catalog_query(schema, names)
+            with self._lock:
+                try:
+                    rows = self.connection.execute(query.sql(DIALECT)).fetchall()
+                except duckdb.Error as error:
+                    raise EngineError(f"observe: {_first_line(error)}") from None
+            for name, kind, row_count in rows:
+                key = f"{schema}.{name}"
+                count = None if row_count is None else int(row_count)
+                found[key] = TableStats(table=key, kind=str(kind), row_count=count)
+        return found
+
     def fetch_row(
         self, query: exp.Expression, parameters: Sequence[QueryParameter], context: JobContext
     ) -> dict[str, Any]:
@@ -388,6 +415,31 @@ class DuckDBEngine(Engine):
         if len(rows) != 1:
             raise EngineError(f"{context.asset}: a check query returned {len(rows)} rows, not 1")
         return dict(zip(names, rows[0], strict=True))
+
+
+def catalog_query(schema: str, names: Sequence[str]) -> exp.Expression:
+    """Tables and views of one schema named ``names``, from DuckDB's catalog functions only."""
+
+    def part(function: str, name: str, kind: str, rows: exp.Expression) -> exp.Select:
+        column = exp.column(name)
+        return (
+            exp.select(
+                exp.alias_(column, "name"),
+                exp.alias_(exp.Literal.string(kind), "kind"),
+                exp.alias_(rows, "row_count"),
+            )
+            .from_(exp.Table(this=exp.Anonymous(this=function)))
+            .where(
+                exp.and_(
+                    exp.column("schema_name").eq(exp.Literal.string(schema)),
+                    column.copy().isin(*(exp.Literal.string(n) for n in names)),
+                )
+            )
+        )
+
+    tables = part("duckdb_tables", "table_name", "table", exp.column("estimated_size"))
+    views = part("duckdb_views", "view_name", "view", exp.cast(exp.Null(), "BIGINT"))
+    return exp.union(tables, views, distinct=False)
 
 
 def _held(database: str, message: str) -> str:
@@ -553,6 +605,39 @@ def _fix_in_place(node: exp.Expression) -> exp.Expression:
         # A BigQuery temp function lives for one job; a DuckDB macro for the whole
         # connection, so the next job that declares it again must replace it.
         node.set("replace", True)
+    elif isinstance(node, exp.SafeFunc):
+        # SAFE.fn(…) is NULL where fn would raise; DuckDB's TRY(…) is the same.
+        return exp.Anonymous(this="TRY", expressions=[node.this])
+    elif isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Limit):
+        # ARRAY_AGG(x ORDER BY t LIMIT n): DuckDB has no LIMIT there; keep the first n.
+        limit = node.this
+        node.set("this", limit.this)
+        return exp.Anonymous(
+            this="LIST_SLICE", expressions=[node, exp.Literal.number(1), limit.expression]
+        )
+    elif isinstance(node, exp.Dot) and isinstance(node.expression, exp.Star):
+        # (expr).* spreads a struct's fields: DuckDB's UNNEST of a struct does that.
+        star = node.expression
+        modifiers = [key for key in ("except_", "replace", "rename") if star.args.get(key)]
+        if modifiers:
+            raise EngineError(
+                f"`(expr).* {modifiers[0].rstrip('_').upper()} (…)` cannot run on DuckDB: "
+                "select the struct's fields by name"
+            )
+        return exp.Anonymous(this="UNNEST", expressions=[node.this])
+    elif isinstance(node, exp.Table) and node.args.get("version") is not None:
+        raise EngineError(
+            f"`FOR SYSTEM_TIME AS OF` on `{node.db}.{node.name}` cannot run on DuckDB, whose "
+            "tables keep no history: read the table as it is, or run on BigQuery"
+        )
+    elif (
+        isinstance(node, exp.ColumnDef)
+        and isinstance(node.parent, exp.UserDefinedFunction)
+        and isinstance(node.args.get("kind"), exp.DataType)
+        and node.args["kind"].this == exp.DataType.Type.VARIANT
+    ):
+        # `x ANY TYPE`: a DuckDB macro's parameters are untyped, which is the same.
+        node.set("kind", None)
     elif isinstance(node, exp.Insert) and isinstance(node.this, exp.Table):
         # An insert without a column list is positional on BigQuery (the staged
         # files have the table's layout); DuckDB can match by name instead.

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from sqlglot import expressions as exp
 
+from sqlassets.codes import Code
 from sqlassets.engines.base import DryRunResult, Engine
 from sqlassets.errors import EngineError, WindowError
 from sqlassets.job import Job, Naming
@@ -26,7 +27,7 @@ from sqlassets.spec import (
     MergeMaterialization,
     ModelSpec,
 )
-from sqlassets.strategies import drop_table, parse_body, plan_jobs, rewrite_references
+from sqlassets.strategies import drop_table, load_uris, parse_body, plan_jobs, rewrite_references
 from sqlassets.window import (
     Window,
     key_window,
@@ -37,6 +38,7 @@ from sqlassets.window import (
     time_window,
 )
 
+from .limits import limit_findings
 from .schema import changed_layout, check_partition_type, refresh_jobs, schema_jobs
 
 
@@ -129,7 +131,15 @@ def model_jobs(
     target = tables[model.name]
     spec = model.spec
     if isinstance(spec.materialization, LoadMaterialization):
-        return plan_jobs(spec, target, window, full_refresh=full_refresh)
+        capabilities = engine.capabilities
+        return plan_jobs(
+            spec,
+            target,
+            window,
+            full_refresh=full_refresh,
+            partition_load_jobs=capabilities.partition_load_jobs,
+            load_layout=capabilities.load_layout,
+        )
     preamble, query = parse_body(model.sql)
     query = rewrite_references(query, tables)
     columns = model.analysis.output_columns if model.analysis else None
@@ -185,33 +195,73 @@ def table_partitions(spec: ModelSpec, start: datetime, end: datetime) -> int:
 
 
 def split_window(spec: ModelSpec, window: Window, engine: Engine) -> list[Window]:
-    """``window`` cut so no job modifies more partitions than the engine allows.
+    """``window`` cut so no job modifies more partitions, or loads more URIs, than allowed.
 
     Only insert_overwrite and partitioned loads replace a known set of
     partitions; each piece is still one atomic statement.
     """
-    limit = engine.capabilities.max_partitions_per_job
+    capabilities = engine.capabilities
+    limit = capabilities.max_partitions_per_job
+    uri_limit = (
+        capabilities.max_uris_per_job
+        if isinstance(spec.materialization, LoadMaterialization)
+        else None
+    )
     replaces = isinstance(
         spec.materialization, InsertOverwriteMaterialization | LoadMaterialization
     )
     partitions = spec.time_partitions
-    if limit is None or not replaces or partitions is None or window.start is None:
+    if (
+        (limit is None and uri_limit is None)
+        or not replaces
+        or partitions is None
+        or window.start is None
+    ):
         return [window]
     assert window.end is not None
-    if table_partitions(spec, window.start, window.end) <= limit:
+
+    def fits(start: datetime, end: datetime) -> bool:
+        return limit is None or table_partitions(spec, start, end) <= limit
+
+    if fits(window.start, window.end) and (
+        uri_limit is None or len(load_uris(spec, window)) <= uri_limit
+    ):
         return [window]
     pieces: list[Window] = []
     start = window.start
     while start < window.end:
         end = step(partitions.cadence, start)
-        while (
-            end < window.end
-            and table_partitions(spec, start, step(partitions.cadence, end)) <= limit
-        ):
-            end = step(partitions.cadence, end)
+        uris = set(_partition_uris(spec, start, end))
+        while end < window.end and fits(start, step(partitions.cadence, end)):
+            following = step(partitions.cadence, end)
+            added = uris | set(_partition_uris(spec, end, following))
+            if uri_limit is not None and len(added) > uri_limit:
+                break
+            uris, end = added, following
         pieces.append(time_window(spec, start, end))
         start = end
     return pieces
+
+
+def _partition_uris(spec: ModelSpec, start: datetime, end: datetime) -> tuple[str, ...]:
+    """The URIs a load of spec reads for ``[start, end)`` (empty for other models)."""
+    if not isinstance(spec.materialization, LoadMaterialization):
+        return ()
+    return load_uris(spec, time_window(spec, start, end))
+
+
+def split_reason(spec: ModelSpec, window: Window, engine: Engine, pieces: int) -> str:
+    """Why ``window`` of ``spec`` runs as ``pieces`` jobs (``plan`` notes it)."""
+    limit = engine.capabilities.max_partitions_per_job
+    assert window.start is not None and window.end is not None
+    if limit is not None and table_partitions(spec, window.start, window.end) > limit:
+        what = f"touches more than {limit} partitions, the most one job may modify"
+    else:
+        what = (
+            f"reads {len(load_uris(spec, window))} URIs, more than one load job may "
+            f"({engine.capabilities.max_uris_per_job})"
+        )
+    return f"{spec.name.name}: the window {what}: it runs as {pieces} jobs, each atomic, not one"
 
 
 def piece_jobs(
@@ -286,15 +336,15 @@ def dry_run(
     report = DryRun()
     for name in project.graph.order:
         model = project.models[name]
+        report.notes += [
+            f"{name}: {finding.message} ({Code.BIGQUERY_LIMITS})"
+            for finding in limit_findings(model.spec)
+        ]
         try:
             window = resolve_window(model, partition if model.spec.partitions else None, start, end)
             pieces = split_window(model.spec, window, engine)
             if len(pieces) > 1:
-                limit = engine.capabilities.max_partitions_per_job
-                report.notes.append(
-                    f"{name}: the window touches more than {limit} partitions, the most one job "
-                    f"may modify: it runs as {len(pieces)} jobs, each atomic, not one"
-                )
+                report.notes.append(split_reason(model.spec, window, engine, len(pieces)))
             for piece, jobs in piece_jobs(project, model, engine, pieces, check_types=True):
                 for job in jobs:
                     report.statements += [

@@ -6,6 +6,7 @@ reaches the caller through the ``on_event`` callback it passes in.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -16,13 +17,16 @@ from sqlglot import expressions as exp
 
 from sqlassets.engines.base import Engine, JobContext, JobResult
 from sqlassets.errors import EngineError
+from sqlassets.job import Job
 from sqlassets.loader import Model
 from sqlassets.project import Project
-from sqlassets.spec import CheckSpec
-from sqlassets.strategies import checks_query
+from sqlassets.schemas import KnownSchemas
+from sqlassets.spec import CheckSpec, ModelSpec
+from sqlassets.strategies import checks_query, drop_table, staged_overwrite
 from sqlassets.window import Window
 
 from .plan import piece_jobs, split_window
+from .schema import loaded_columns
 
 
 class Status(enum.StrEnum):
@@ -99,7 +103,36 @@ def run_model(
     pieces = split_window(model.spec, window, engine)
     for piece, jobs in piece_jobs(project, model, engine, pieces, full_refresh, True):
         piece_context = context if piece == window else replace(context, window=piece.label())
-        results += [engine.execute(job, piece_context) for job in jobs]
+        results += _execute(engine, model.spec, jobs, piece, piece_context)
+    return results
+
+
+def _execute(
+    engine: Engine, spec: ModelSpec, jobs: Sequence[Job], window: Window, context: JobContext
+) -> list[JobResult]:
+    """Run ``jobs`` in order; a staging table they share is dropped after, also on failure.
+
+    The staged overwrite is rebuilt once the files are loaded: it inserts by
+    the staging table's column names, which only the load reveals.
+    """
+    staging = next((job.staging for job in jobs if job.staging is not None), None)
+    if staging is None:
+        return [engine.execute(job, context) for job in jobs]
+    target = engine.naming.table(spec.name)
+    drop = drop_table(staging)
+    drop_context = replace(context, step="drop-staging")
+    results: list[JobResult] = []
+    try:
+        for job in jobs:
+            if job.action == "overwrite" and job.staging is not None:
+                columns = loaded_columns(engine, spec, target, staging)
+                job = staged_overwrite(spec, target, staging, window, columns)
+            results.append(engine.execute(job, context))
+    except BaseException:
+        with contextlib.suppress(Exception):  # the first failure is the one to report
+            engine.execute(drop, drop_context)
+        raise
+    engine.execute(drop, drop_context)
     return results
 
 
@@ -221,6 +254,8 @@ def materialize(
         for outcome in run_checks(model, engine, table, window, context):
             outcomes[outcome.check.name].append(outcome)
     columns = engine.table_columns(table)
+    if columns:
+        KnownSchemas.for_project(project.config, engine.name).put(model.name, columns)
     duration = time.monotonic() - started
     verdicts = []
     for check in spec.checks:

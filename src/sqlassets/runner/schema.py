@@ -79,11 +79,10 @@ def check_partition_type(
             bigquery_type = exp.DataType.build(kind, dialect=engine.dialect, udt=True)
             problem = spec.partition_by.type_problem(bigquery_type.sql("bigquery"))
             if problem is not None:
-                raise SchemaChangeError(
-                    f"{spec.name.name}: {problem}",
-                    spec.location_of("partition_by"),
-                    Code.PARTITION_COLUMN_TYPE,
-                )
+                error = SchemaChangeError(f"{spec.name}: {problem}")
+                error.location = spec.location_of("partition_by")
+                error.code = Code.PARTITION_COLUMN_TYPE
+                raise error
             return
 
 
@@ -148,3 +147,24 @@ def schema_jobs(
         return [], True  # removed columns stay in the table and get NULL from now on
     added = [(name, exp.DataType.build(kind, dialect=engine.dialect)) for name, kind in diff.added]
     return [add_columns(target, added)], True
+
+
+def loaded_columns(
+    engine: Engine, spec: ModelSpec, target: exp.Table, staging: exp.Table
+) -> list[str]:
+    """The staged files' columns, to insert by name; refused when they differ from the table's.
+
+    A load has no ``@on_schema_change``: as BigQuery's own load into an
+    existing table does, added or retyped columns fail (removed ones get NULL).
+    """
+    staged = engine.table_columns(staging) or []
+    existing = engine.table_columns(target)
+    if existing is not None:
+        diff = schema_diff(existing, staged)
+        if diff.added or diff.retyped:
+            raise SchemaChangeError(
+                f"{spec.name.name}: the files' columns differ from the table's "
+                f"({diff.describe()}); nothing was written; fix the files, or rebuild the "
+                "table with `sqlassets run --full-refresh`"
+            )
+    return [name for name, _ in staged]

@@ -163,9 +163,13 @@ def parse_directives(header: Header, path: str) -> GivenDirectives:
             else:
                 given.values[key] = PARSERS[key](directive.value)
         except InvalidValue as error:
-            code = Code.INVALID_NAME if key == "name" else Code.INVALID_VALUE
+            code = _VALUE_CODES.get(key, Code.INVALID_VALUE)
             given.report(code, error.message, directive.value_location.shifted(cols=error.offset))
     return given
+
+
+_VALUE_CODES = {"name": Code.INVALID_NAME, "freshness": Code.FRESHNESS}
+"""Directives whose invalid values have a code of their own (else SA102)."""
 
 
 def _resolve_name(given: GivenDirectives, path: str, relative: PurePosixPath) -> TableRef | None:
@@ -282,6 +286,7 @@ def _spec(
         owners=values.get("owners", ()),
         tags=values.get("tags", ()),
         group=values.get("group"),
+        freshness=values.get("freshness"),
         locations=given.locations,
         **fields,
     )

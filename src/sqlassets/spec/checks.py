@@ -3,12 +3,14 @@
 The kinds are ``not_null(c, …)``, ``unique(c, …)``,
 ``accepted_values(c, [literal, …])``, ``row_count(min=N, max=N)`` and
 ``expression(<boolean SQL>)``. A ``warn`` prefix makes a check non-blocking.
-Each check gets a name from its kind and columns, numbered when it repeats.
+Each check gets a name from its kind and columns (an expression check: from
+its SQL, ``expression_amount_gte_0``), numbered when it repeats.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from collections.abc import Callable
 from typing import Any
@@ -124,7 +126,7 @@ def _row_count(
 def _expression(
     kind: str, args: str, at: int, common: dict[str, Any], names: dict[str, int]
 ) -> CheckSpec:
-    name = _check_name(kind, (), names)
+    name = _check_name(kind, (expression_slug(args.strip()),), names)
     problem = boolean_sql_problem(args.strip())
     if problem:
         raise InvalidValue(problem, at)
@@ -166,6 +168,67 @@ def _literal_list(text: str) -> tuple[str | int | float | bool, ...] | str:
     return tuple(values)
 
 
+_OPERATOR_WORDS = {
+    ">=": "gte",
+    "<=": "lte",
+    "<>": "ne",
+    "!=": "ne",
+    "=": "eq",
+    ">": "gt",
+    "<": "lt",
+    "+": "plus",
+    "-": "minus",
+    "*": "times",
+    "/": "div",
+}
+_SLUG_PART = re.compile(r">=|<=|<>|!=|[=<>+\-*/]|[a-z0-9]+", re.ASCII)
+_SLUG_MAX = 40
+
+
+def expression_slug(sql: str) -> str:
+    """A name for a check's SQL in Dagster: ``amount >= 0`` → ``amount_gte_0``.
+
+    Words and numbers are kept, comparison and arithmetic operators spelt out;
+    a slug longer than 40 characters is cut and ends with a hash of the SQL, so
+    two long expressions still get different names.
+    """
+    words = [_OPERATOR_WORDS.get(part, part) for part in _SLUG_PART.findall(sql.lower())]
+    slug = "_".join(words)
+    if slug and len(slug) <= _SLUG_MAX:
+        return slug
+    digest = hashlib.sha256(sql.encode()).hexdigest()[:6]
+    return "_".join(filter(None, [slug[: _SLUG_MAX - 7].rstrip("_"), digest]))
+
+
+def describe_check(check: CheckSpec) -> str:
+    """What ``check`` asserts, in a sentence (the check's description in Dagster)."""
+    if isinstance(check, NotNullCheck):
+        said = f"No NULL in {_names(check.columns)}."
+    elif isinstance(check, UniqueCheck):
+        said = f"No two rows share {_names(check.columns)}."
+    elif isinstance(check, AcceptedValuesCheck):
+        values = ", ".join(repr(value) for value in check.values)
+        said = f"`{check.column}` is NULL or one of {values}."
+    elif isinstance(check, RowCountCheck):
+        if check.min is not None and check.max is not None:
+            said = f"Between {check.min} and {check.max} rows."
+        elif check.min is not None:
+            said = f"At least {check.min} rows."
+        elif check.max is not None:
+            said = f"At most {check.max} rows."
+        else:
+            said = "Any number of rows (no bound given)."
+    else:
+        said = f"`{check.sql}` holds on every row."
+    if not check.blocking:
+        said += " A warning: failing it does not block downstream models."
+    return said
+
+
+def _names(columns: tuple[str, ...]) -> str:
+    return ", ".join(f"`{column}`" for column in columns)
+
+
 def _check_name(kind: str, columns: tuple[str, ...], names: dict[str, int]) -> str:
     base = "_".join((kind, *columns)).lower()
     names[base] = names.get(base, 0) + 1
@@ -176,6 +239,8 @@ __all__ = [
     # Defined in conditions.py; still importable from here, where they used to live.
     "MAX_NESTING",
     "NESTED_TOO_DEEPLY",
+    "describe_check",
+    "expression_slug",
     "parse_check",
     "too_deep",
 ]

@@ -9,7 +9,6 @@ inside the value. ``@check`` has its own small language
 
 from __future__ import annotations
 
-import functools
 import re
 import urllib.parse
 from collections.abc import Callable
@@ -32,7 +31,14 @@ from sqlassets.spec.types import (
     TableRef,
     UriTemplate,
 )
-from sqlassets.values import IDENTIFIER, PROJECT_ID, InvalidValue, parse_bytes
+from sqlassets.values import (
+    IDENTIFIER,
+    PROJECT_ID,
+    InvalidValue,
+    parse_bytes,
+    parse_freshness,
+    valid_cron,
+)
 
 _LABEL = re.compile(r"[a-z0-9_\-]{0,63}")
 _LABEL_KEY = re.compile(r"[a-z][a-z0-9_\-]{0,62}")
@@ -228,21 +234,9 @@ def _parse_backfill(value: str) -> Backfill:
     return Backfill(max_partitions=int(match.group(1)))
 
 
-@functools.lru_cache(maxsize=1024)
-def _valid_cron(text: str) -> bool:
-    fields = text.split(" ")
-    shape = len(fields) == 5 or (len(fields) == 1 and text.startswith("@"))
-    if not shape:
-        return False
-    # Imported on first use: most runs and lint passes see no schedule (~30 ms).
-    from croniter import croniter
-
-    return bool(croniter.is_valid(text))
-
-
 def _parse_schedule(value: str) -> str:
     text = " ".join(value.split())
-    if not _valid_cron(text):
+    if not valid_cron(text):
         raise InvalidValue(
             f"`{value}` is not a cron expression: five fields `minute hour day month weekday`, "
             "for example `0 3 * * *`"
@@ -511,6 +505,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "group": _parse_group,
     "on_schema_change": lambda v: _parse_choice(v, OnSchemaChange),
     "merge_filter": parse_merge_filter,
+    "freshness": parse_freshness,
 }
 """The parser of each directive given at most once."""
 REPEATABLE = frozenset({"check"})

@@ -20,6 +20,7 @@ from sqlassets.spec.types import (
     TableRef,
     TimePartitions,
 )
+from sqlassets.values import Freshness
 
 
 class ModelSpec(Frozen):
@@ -41,6 +42,8 @@ class ModelSpec(Frozen):
     owners: tuple[str, ...] = ()
     tags: tuple[tuple[str, str], ...] = ()
     group: str | None = None
+    freshness: Freshness | None = None
+    """``@freshness``: how stale the table may get before its freshness check fails."""
     locations: dict[str, Location] = Field(default_factory=dict, exclude=True, repr=False)
     """Where each directive was written, by key (first occurrence)."""
 

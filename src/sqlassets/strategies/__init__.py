@@ -8,7 +8,7 @@ never as formatted text.
 - :mod:`.ddl`: ``table`` and ``view`` (``CREATE OR REPLACE``), ``ALTER``/``DROP``;
 - :mod:`.merge`: ``merge`` (one ``MERGE``, the window or ``@merge_filter`` in
   its ``ON``) and ``insert_overwrite`` (one atomic job per window);
-- :mod:`.load`: ``load`` (``LOAD DATA``);
+- :mod:`.load`: ``load`` (a load job per partition, ``LOAD DATA``, or staged);
 - :mod:`.checks`: every ``@check`` of a model as one single-row query.
 """
 
@@ -35,7 +35,7 @@ from .body import parse_body, rewrite_references
 from .checks import ChecksQuery, checks_query
 from .common import SOURCE_ALIAS, window_condition
 from .ddl import add_columns, drop_table, replace_jobs
-from .load import load_jobs, load_uris, temp_table_name
+from .load import load_jobs, load_uris, staged_overwrite, temp_table_name
 from .merge import incremental_jobs
 
 _QueryPlanner = Callable[
@@ -68,6 +68,9 @@ def plan_jobs(
     columns: Sequence[str] | None = None,
     preamble: Sequence[exp.Expression] = (),
     full_refresh: bool = False,
+    *,
+    partition_load_jobs: bool = False,
+    load_layout: bool = False,
 ) -> list[Job]:
     """The jobs that materialize ``spec`` over ``window`` into ``target``.
 
@@ -76,9 +79,18 @@ def plan_jobs(
     ``CREATE TEMP FUNCTION`` statements that precede it in the file.
     ``full_refresh`` recreates an incremental table (empty, with the current
     partitioning and clustering) before the window is written.
+    ``partition_load_jobs`` and ``load_layout`` are the engine's capabilities
+    of the same names (see :func:`.load.load_jobs`).
     """
     if isinstance(spec.materialization, LoadMaterialization):
-        return load_jobs(spec, target, window, full_refresh)
+        return load_jobs(
+            spec,
+            target,
+            window,
+            full_refresh,
+            partition_load_jobs=partition_load_jobs,
+            load_layout=load_layout,
+        )
     if query is None:
         raise StrategyError(f"{spec.name.name} has no query")
     head = tuple(statement.copy() for statement in preamble)
@@ -97,6 +109,7 @@ __all__ = [
     "parse_body",
     "plan_jobs",
     "rewrite_references",
+    "staged_overwrite",
     "temp_table_name",
     "window_condition",
 ]

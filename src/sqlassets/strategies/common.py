@@ -34,7 +34,8 @@ def _partition_expression(partition_by: PartitionBy) -> exp.Expression:
     return column
 
 
-def _properties(spec: ModelSpec) -> exp.Properties | None:
+def properties(spec: ModelSpec) -> exp.Properties | None:
+    """``PARTITION BY …`` and ``CLUSTER BY …`` of ``spec``'s table, if it has either."""
     properties: list[exp.Expression] = []
     if spec.partition_by is not None:
         properties.append(exp.PartitionedByProperty(this=_partition_expression(spec.partition_by)))
@@ -61,7 +62,7 @@ def create(
         replace=replace,
         exists=if_not_exists,
         expression=query,
-        properties=_properties(spec) if kind == "TABLE" else None,
+        properties=properties(spec) if kind == "TABLE" else None,
     )
 
 

@@ -1,18 +1,31 @@
-"""The ``load`` strategy: ``LOAD DATA`` from Cloud Storage, staged when the table is laid out."""
+"""The ``load`` strategy: from Cloud Storage, as free as the engine allows.
+
+On BigQuery a window of one partition is a load job into ``t$partition``, a
+whole table one ``LOAD DATA OVERWRITE … PARTITION BY … CLUSTER BY``, and a
+window of several partitions is staged, then replaced in a transaction.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlglot import expressions as exp
 
-from sqlassets.job import Job, inline_parameters
+from sqlassets.job import Job, PartitionLoad, inline_parameters
 from sqlassets.parameters import PARTITION_KEY, START_DATE
-from sqlassets.spec import FileFormat, LoadMaterialization, ModelSpec, TimePartitions
+from sqlassets.spec import (
+    FileFormat,
+    Granularity,
+    LoadMaterialization,
+    ModelSpec,
+    PartitionBy,
+    TimePartitions,
+)
 from sqlassets.window import KEY_FORMATS, Window, step
 
-from .common import create
+from .common import create, properties
 from .merge import guarded_source, overwrite
 
 
@@ -47,8 +60,75 @@ def temp_table_name(spec: ModelSpec, window: Window) -> exp.Table:
     return exp.Table(this=exp.to_identifier(f"_sqlassets_load_{digest}"))
 
 
+def staging_table(spec: ModelSpec, target: exp.Table, window: Window) -> exp.Table:
+    """A real table next to ``target`` for one window's files (dropped after the run).
+
+    Not a temp table: BigQuery bills a script's temp tables for up to 24 hours,
+    and its docs contradict themselves on ``LOAD DATA INTO TEMP TABLE``.
+    """
+    staged = temp_table_name(spec, window)
+    staged.set("db", target.args.get("db"))
+    staged.set("catalog", target.args.get("catalog"))
+    return staged
+
+
+_SOURCE_FORMATS = {
+    FileFormat.PARQUET: "PARQUET",
+    FileFormat.CSV: "CSV",
+    FileFormat.JSON: "NEWLINE_DELIMITED_JSON",
+    FileFormat.AVRO: "AVRO",
+    FileFormat.ORC: "ORC",
+}
+_DECORATORS = {
+    Granularity.HOUR: "%Y%m%d%H",
+    Granularity.DAY: "%Y%m%d",
+    Granularity.MONTH: "%Y%m",
+    Granularity.YEAR: "%Y",
+}
+
+
+def partition_start(granularity: Granularity, moment: datetime) -> datetime:
+    """The start of the table partition of ``granularity`` holding ``moment``."""
+    if granularity is Granularity.HOUR:
+        return moment.replace(minute=0, second=0, microsecond=0)
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    if granularity is Granularity.DAY:
+        return day
+    if granularity is Granularity.MONTH:
+        return day.replace(day=1)
+    return day.replace(month=1, day=1)
+
+
+def next_partition(granularity: Granularity, moment: datetime) -> datetime:
+    """The start of the table partition after the one starting at ``moment``."""
+    if granularity is Granularity.HOUR:
+        return moment + timedelta(hours=1)
+    if granularity is Granularity.DAY:
+        return moment + timedelta(days=1)
+    if granularity is Granularity.MONTH:
+        return moment.replace(year=moment.year + moment.month // 12, month=moment.month % 12 + 1)
+    return moment.replace(year=moment.year + 1)
+
+
+def single_partition(partition_by: PartitionBy, window: Window) -> str | None:
+    """The partition decorator (``20240102``) when ``window`` is exactly one table partition."""
+    if window.start is None or window.end is None:
+        return None
+    granularity = partition_by.granularity
+    if partition_start(granularity, window.start) != window.start:
+        return None
+    if next_partition(granularity, window.start) != window.end:
+        return None
+    return window.start.strftime(_DECORATORS[granularity])
+
+
 def _load_data(
-    target: exp.Table, fmt: FileFormat, uris: Sequence[str], *, temp: bool
+    target: exp.Table,
+    fmt: FileFormat,
+    uris: Sequence[str],
+    *,
+    temp: bool,
+    layout: exp.Properties | None = None,
 ) -> exp.LoadData:
     options: list[exp.Expression] = [
         exp.FileFormatProperty(this=exp.Literal.string(fmt.value.upper())),
@@ -61,32 +141,130 @@ def _load_data(
         options.append(exp.Property(this=exp.var("skip_leading_rows"), value=exp.Literal.number(1)))
     # A temp table is new in its script: `LOAD DATA INTO TEMP TABLE` creates it.
     return exp.LoadData(
-        this=target.copy(), overwrite=not temp, temp=temp, files=exp.Properties(expressions=options)
+        this=target.copy(),
+        overwrite=not temp,
+        temp=temp,
+        files=exp.Properties(expressions=options),
+        partition=layout,  # rendered as PARTITION BY/CLUSTER BY by sqlassets.dialect
     )
 
 
-def load_jobs(spec: ModelSpec, target: exp.Table, window: Window, full_refresh: bool) -> list[Job]:
-    """One ``load`` job: straight into the table, or through a temp table and a merge."""
+def _partition_load(spec: ModelSpec, target: exp.Table, partition: str) -> PartitionLoad:
+    assert isinstance(spec.materialization, LoadMaterialization)
+    assert spec.partition_by is not None
+    fmt = spec.materialization.format
+    return PartitionLoad(
+        table=target.copy(),
+        partition=partition,
+        source_format=_SOURCE_FORMATS[fmt],
+        partition_field=spec.partition_by.column,
+        partition_type=spec.partition_by.granularity.value,
+        clustering=tuple(spec.cluster_by),
+        skip_leading_rows=1 if fmt is FileFormat.CSV else 0,
+    )
+
+
+def staged_overwrite(
+    spec: ModelSpec,
+    target: exp.Table,
+    staging: exp.Table,
+    window: Window,
+    columns: Sequence[str] | None,
+) -> Job:
+    """Create the table if missing, then replace the window with the staged rows by name.
+
+    ``BEGIN TRANSACTION; DELETE <window>; INSERT INTO t (a, d, …) SELECT …;
+    COMMIT TRANSACTION``: deleting whole partitions is free, so the job bills
+    the staged bytes only. ``columns`` are the staging table's (the runner
+    reads them after the files are loaded); without them (``compile``) the
+    insert lists no columns.
+    """
+    return Job(
+        "overwrite", tuple(_replace_window(spec, target, staging, window, columns)), staging=staging
+    )
+
+
+def _replace_window(
+    spec: ModelSpec,
+    target: exp.Table,
+    source: exp.Table,
+    window: Window,
+    columns: Sequence[str] | None,
+) -> list[exp.Expression]:
+    """``CREATE TABLE IF NOT EXISTS`` the target, then the window overwritten from ``source``."""
+    assert spec.partition_by is not None
+    staged = exp.select(exp.Star()).from_(source.copy())
+    statements: list[exp.Expression] = [
+        create(target, staged.copy().where(exp.false()), spec, if_not_exists=True)
+    ]
+    replaced = overwrite(target, staged, spec.partition_by, window, columns)
+    return statements + [
+        inline_parameters(statement, window.parameters()) for statement in replaced
+    ]
+
+
+def _rebuild(
+    spec: ModelSpec, target: exp.Table, source: exp.Table, window: Window
+) -> exp.Expression:
+    """One ``CREATE OR REPLACE TABLE … AS`` the guarded rows (a failure keeps the old table)."""
+    assert spec.partition_by is not None
+    staged = exp.select(exp.Star()).from_(source.copy())
+    guarded = guarded_source(staged, spec.partition_by, window, None)
+    return inline_parameters(create(target, guarded, spec, replace=True), window.parameters())
+
+
+def load_jobs(
+    spec: ModelSpec,
+    target: exp.Table,
+    window: Window,
+    full_refresh: bool,
+    *,
+    partition_load_jobs: bool = False,
+    load_layout: bool = False,
+) -> list[Job]:
+    """The jobs of a ``load``: one statement or load job when possible, else staged.
+
+    ``partition_load_jobs``: a window of exactly one table partition is a load
+    job into that partition. ``load_layout``: ``LOAD DATA`` carries ``PARTITION
+    BY``/``CLUSTER BY``, and a window of several partitions is staged in a real
+    table. Without either (DuckDB), a temp table and a transaction in one job.
+    """
     assert isinstance(spec.materialization, LoadMaterialization)
     fmt = spec.materialization.format
     uris = load_uris(spec, window)
     if spec.partition_by is None and not spec.cluster_by:
         return [Job("load", (_load_data(target, fmt, uris, temp=False),), uris=uris)]
+    windowed = spec.partitions is not None and spec.partition_by is not None and window.is_time
+    if load_layout and not windowed:
+        # One free, atomic statement, where `CREATE OR REPLACE … AS` would bill every byte.
+        statement = _load_data(target, fmt, uris, temp=False, layout=properties(spec))
+        return [Job("load", (statement,), uris=uris)]
+    if windowed and not full_refresh and partition_load_jobs:
+        assert spec.partition_by is not None
+        partition = single_partition(spec.partition_by, window)
+        if partition is not None:
+            load = _partition_load(spec, target, partition)
+            return [Job("load", (), uris=uris, load=load)]
+    if windowed and load_layout:
+        assert spec.partition_by is not None
+        staging = staging_table(spec, target, window)
+        stage = Job(
+            "stage", (_load_data(staging, fmt, uris, temp=False),), uris=uris, staging=staging
+        )
+        if full_refresh:
+            return [
+                stage,
+                Job("rebuild", (_rebuild(spec, target, staging, window),), staging=staging),
+            ]
+        return [stage, staged_overwrite(spec, target, staging, window, None)]
     temp = temp_table_name(spec, window)
-    staged = exp.select(exp.Star()).from_(temp.copy())
     statements: list[exp.Expression] = [_load_data(temp, fmt, uris, temp=True)]
-    if spec.partitions is None or spec.partition_by is None or not window.is_time:
-        statements.append(create(target, staged, spec, replace=True))
+    if not windowed:
+        statements.append(
+            create(target, exp.select(exp.Star()).from_(temp.copy()), spec, replace=True)
+        )
     elif full_refresh:
-        # One statement rebuilds the table: a failure leaves the old one whole.
-        guarded = guarded_source(staged, spec.partition_by, window, None)
-        statements.append(
-            inline_parameters(create(target, guarded, spec, replace=True), window.parameters())
-        )
+        statements.append(_rebuild(spec, target, temp, window))
     else:
-        statements.append(
-            create(target, staged.copy().where(exp.false()), spec, if_not_exists=True)
-        )
-        replaced = overwrite(target, staged, spec.partition_by, window, None)
-        statements += [inline_parameters(statement, window.parameters()) for statement in replaced]
+        statements += _replace_window(spec, target, temp, window, None)
     return [Job("load", tuple(statements), uris=uris)]

@@ -17,6 +17,8 @@ rule, and found by:
 - SA105 ``sqlassets.header.parse_header`` (``_directive``, ``_stray_directives``)
 - SA106 ``sqlassets.spec.build.parse_directives`` and ``sqlassets.spec.build._resolve_name``
 - SA107 ``sqlassets.loader._body_shape`` and ``sqlassets.spec.build.build_spec``
+- SA108 ``sqlassets.spec.build.parse_directives`` (``@freshness``) and
+  ``sqlassets.config._source_freshness`` (a source's ``freshness``)
 - SA900 ``sqlassets.config.load_config``
 """
 
@@ -233,6 +235,35 @@ Found by ``sqlassets.loader._body_shape`` (the statements of the body) and
     "sqlassets.spec.build.build_spec",
 )
 
+FRESHNESS = load_rule(
+    Code.FRESHNESS,
+    """A freshness rule whose duration or deadline is invalid.
+
+``@freshness`` (and a source's ``freshness`` in ``[tool.sqlassets.sources]``)
+takes a duration, ``26h``, or ``max_lag=<duration>`` with an optional
+``deadline=<cron>``. Durations are whole numbers with units ``s``, ``m``,
+``h``, ``d``, ``w`` (``1d12h``), positive and at most a year; a deadline is a
+five-field cron expression in UTC. Each becomes a Dagster freshness check.
+
+Anti-pattern::
+
+    -- @freshness: 26 hours
+    -- @freshness: max_lag=0h
+    -- @freshness: max_lag=1h, deadline=9am
+
+Fix::
+
+    -- @freshness: 26h
+    -- @freshness: max_lag=1h, deadline=0 9 * * *
+
+Found by ``sqlassets.spec.build.parse_directives`` (through
+``sqlassets.values.parse_freshness``) and, for sources, by
+``sqlassets.config._source_freshness``.
+""",
+    "sqlassets.spec.build.parse_directives",
+    "sqlassets.config._source_freshness",
+)
+
 CONFIG = load_rule(
     Code.CONFIG,
     """An invalid target in ``[tool.sqlassets.targets.<name>]``.
@@ -263,6 +294,7 @@ RULES = (
     MISPLACED_DIRECTIVE,
     INVALID_NAME,
     BODY_SHAPE,
+    FRESHNESS,
     CONFIG,
 )
 """The rules of this module, one per load-time code."""

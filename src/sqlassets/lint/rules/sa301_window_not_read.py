@@ -17,6 +17,12 @@ Fix::
     SELECT order_date, SUM(amount) AS revenue FROM raw.orders
     WHERE order_date >= @start_date AND order_date < @end_date
     GROUP BY 1
+
+A run covers a range of partitions when a backfill or ``sqlassets run
+--start … --end …`` spans several, so the query needs both bounds to read
+exactly ``[start, end)``. Under ``@backfill: max_partitions=1`` every run is
+one partition, whose start (or end) identifies it: ``WHERE d = @start_date``
+reads the whole window, so one bound is enough.
 """
 
 from collections.abc import Iterator
@@ -24,7 +30,14 @@ from collections.abc import Iterator
 from sqlassets.codes import Code
 from sqlassets.errors import Diagnostic
 from sqlassets.lint.rule import Rule
-from sqlassets.parameters import END_DATE, END_TS, KEY_PARAMETER, START_DATE, START_TS
+from sqlassets.parameters import (
+    END_DATE,
+    END_TS,
+    KEY_PARAMETER,
+    START_DATE,
+    START_TS,
+    WINDOW_PARAMETERS,
+)
 from sqlassets.project import Project
 from sqlassets.spec import LoadMaterialization
 
@@ -55,6 +68,8 @@ def check(project: Project) -> Iterator[Diagnostic]:
                     location,
                 )
             continue
+        if spec.backfill.max_partitions == 1 and used & WINDOW_PARAMETERS:
+            continue  # one partition per run: either bound names the whole window
         missing = [
             label
             for label, names in (
@@ -67,7 +82,9 @@ def check(project: Project) -> Iterator[Diagnostic]:
             yield Diagnostic(
                 Code.WINDOW_NOT_READ,
                 f"the model is partitioned but its query never reads {' or '.join(missing)} "
-                "of the run's window: filter the input to `[start, end)`",
+                "of the run's window: a run can cover several partitions (a backfill of a "
+                "range), so filter the input to `[start, end)` with both bounds, or set "
+                "`@backfill: max_partitions=1` to run one partition at a time",
                 location,
             )
 

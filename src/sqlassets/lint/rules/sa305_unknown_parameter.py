@@ -11,6 +11,9 @@ Anti-pattern::
 Fix::
 
     WHERE order_date >= @start_date AND order_date < @end_date
+
+The finding suggests a bound name only when it is close to the one written
+(a typo such as ``@start_dt``), not for a different idea (``@run_date``).
 """
 
 from collections.abc import Iterator
@@ -21,6 +24,9 @@ from sqlassets.lint.rule import Rule, first_parameter_uses, per_model
 from sqlassets.loader import Model
 from sqlassets.parameters import PARAMETERS
 
+CLOSE = 0.8
+"""How close a name must be to be suggested: `@start_dt` gets `@start_date`, `@run_date` nothing."""
+
 
 def check_model(model: Model) -> Iterator[Diagnostic]:
     """Parameters outside the ones sqlassets binds."""
@@ -29,7 +35,7 @@ def check_model(model: Model) -> Iterator[Diagnostic]:
     if not unknown:
         return
     for name, location in first_parameter_uses(model, unknown):
-        hint = did_you_mean(name, sorted(PARAMETERS), prefix="@")
+        hint = did_you_mean(name, sorted(PARAMETERS), cutoff=CLOSE, prefix="@")
         yield Diagnostic(
             Code.UNKNOWN_PARAMETER,
             f"query parameter `@{name}` is never bound: sqlassets binds "

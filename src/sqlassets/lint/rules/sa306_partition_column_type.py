@@ -48,7 +48,7 @@ def projection_type(sql: str, column: str) -> str | None:
         kind = typed.type
         if kind is None or kind.this in (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
             return None
-        return kind.sql(DIALECT)
+        return str(kind.sql(DIALECT))
     return None
 
 
