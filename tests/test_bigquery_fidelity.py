@@ -20,7 +20,7 @@ from sqlassets.engines.duckdb import DuckDBEngine
 from sqlassets.errors import EngineError
 from sqlassets.job import Naming
 from sqlassets.project import Project, load_project
-from sqlassets.runner import materialize, model_jobs, resolve_window, run_model
+from sqlassets.runner import dry_run, materialize, model_jobs, resolve_window, run_model
 from tests.fakes.bigquery_transport import FakeBigQuery, Outcome
 from tests.fidelity_models import (
     BIGQUERY_PYPROJECT,
@@ -276,3 +276,90 @@ def test_a_create_that_lost_the_race_to_another_run_succeeds(tmp_path: Path) -> 
     fake.outcomes = [Outcome(job_error="duplicate", message="Already Exists: Table x")]
     with pytest.raises(EngineError, match="duplicate"):
         engine.execute(merge, JobContext("marts.temp_merge", run_id="race"))
+
+
+# ---------------------------------------------------------------- sqlassets plan (item 4)
+
+LOADED = """\
+-- @materialized: load
+-- @format: parquet
+-- @uris: gs://landing/src/*.parquet
+"""
+
+
+def _figures(report: Any) -> list[tuple[str, str, str, int | None, str]]:
+    return [
+        (row.model, row.window, row.action, row.result.bytes_processed, row.bound.value)
+        for row in report.statements
+    ]
+
+
+def _bytes_by_statement(sql: str) -> int:
+    """Distinct sizes: the source, the target's stand-in read, anything else (a script)."""
+    if sql.startswith("SELECT * FROM `acme-prod`.marts."):
+        return 200
+    return 1000 if "FROM raw.src" in sql and "BEGIN" not in sql else 7
+
+
+def test_plan_adds_the_targets_columns_a_merge_reads_to_its_query(tmp_path: Path) -> None:
+    """The MERGE itself is never dry-run (notFound on a fresh table, q + t on BigQuery): the
+    query is, then a read of the target limited as the MERGE's ON limits it (≈)."""
+    project = _project(tmp_path, {"marts/keyed": KEYED_BY_DAY})
+    fake = FakeBigQuery()
+    fake.bytes_of = _bytes_by_statement
+    _existing(fake, "marts.keyed", [("d", "DATE"), ("id", "INTEGER"), ("v", "INTEGER")])
+    report = dry_run(project, _engine(fake), partition="2024-01-02")
+    assert _sent(fake, dry_run=True) == [
+        "SELECT d, id, v FROM raw.src WHERE d >= @start_date AND d < @end_date",
+        "SELECT * FROM `acme-prod`.marts.keyed AS _t "
+        "WHERE _t.d >= @start_date AND _t.d < @end_date",
+    ]
+    assert _figures(report) == [
+        ("marts.keyed", "2024-01-02", "query", 1000, ""),
+        ("marts.keyed", "2024-01-02", "target", 200, "≈"),
+    ]
+    assert (report.bytes_processed, report.bound.value, report.failed) == (1200, "≈", 0)
+
+
+def test_plan_dry_runs_temp_functions_and_the_select_as_one_query_not_the_script(
+    tmp_path: Path,
+) -> None:
+    """The overwrite's script (BEGIN; DELETE; INSERT; COMMIT) would be validated up to its
+    first DDL statement only; the DELETE of whole partitions adds nothing."""
+    project = _project(tmp_path, {"marts/temp_overwrite": TEMP_OVERWRITE})
+    fake = FakeBigQuery()
+    fake.bytes_of = _bytes_by_statement
+    _existing(fake, "marts.temp_overwrite", [("d", "DATE"), ("id", "INTEGER"), ("w", "INTEGER")])
+    report = dry_run(project, _engine(fake), partition="2024-01-02")
+    assert _sent(fake, dry_run=True) == [
+        "CREATE TEMPORARY FUNCTION plus1(x INT64) AS (x + 1);\n"
+        "SELECT d, id, plus1(v) AS w FROM raw.src WHERE d >= @start_date AND d < @end_date"
+    ]
+    assert _figures(report) == [
+        ("marts.temp_overwrite", "2024-01-02", "query", 1000, ""),
+        ("marts.temp_overwrite", "2024-01-02", "target", 0, ""),
+    ]
+    assert report.statements[1].note == "a DELETE of whole partitions is free"
+
+
+def test_plan_skips_the_target_of_a_table_not_built_yet_and_bounds_its_readers(
+    tmp_path: Path,
+) -> None:
+    """A fresh project: the load is free, its reader's query cannot be dry-run yet (≥ 0),
+    the merge target does not exist (skipped, said so); nothing is sent but table lookups."""
+    reader = KEYED_BY_DAY.replace("FROM raw.src", "FROM raw.loaded")
+    project = _project(tmp_path, {"raw/loaded": LOADED, "marts/keyed": reader})
+    fake = FakeBigQuery()
+    report = dry_run(project, _engine(fake), partition="2024-01-02")
+    assert _sent(fake, dry_run=True) == []
+    assert _figures(report) == [
+        ("raw.loaded", "all", "load", 0, ""),
+        ("marts.keyed", "2024-01-02", "query", 0, "≥"),
+        ("marts.keyed", "2024-01-02", "target", None, ""),
+    ]
+    assert [row.note for row in report.statements] == [
+        "load jobs are free",
+        "reads raw.loaded: not built yet",
+        "skipped: `acme-prod`.marts.keyed does not exist yet",
+    ]
+    assert (report.bound.value, report.failed) == ("≥", 0)

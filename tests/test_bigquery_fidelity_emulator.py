@@ -5,15 +5,18 @@ filter, and ``@merge_filter`` reaches the MERGE."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from google.api_core.exceptions import BadRequest
 from google.cloud import bigquery
 
+from sqlassets.cli import main
 from sqlassets.config import BigQueryTarget
 from sqlassets.engines.base import JobContext
 from sqlassets.engines.bigquery import BigQueryEngine
@@ -132,3 +135,88 @@ def test_a_merge_with_merge_filter_upserts(env, tmp_path: Path) -> None:
         (2, date(2024, 1, 2)),
         (3, date(2024, 1, 2)),
     ]
+
+
+# ---------------------------------------------------------------- sqlassets plan (item 4)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _plan(root: Path, *args: str) -> Any:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        return CliRunner().invoke(main, ["plan", *args], catch_exceptions=False)
+
+
+def _emulator_target(emulator: Emulator, suffix: str) -> str:
+    return (
+        '[tool.sqlassets]\nsql_dir = "sql"\ntarget = "emu"\n\n[tool.sqlassets.targets.emu]\n'
+        f'engine = "bigquery"\nproject = "{PROJECT_ID}"\nlocation = "US"\n'
+        f'dataset_suffix = "{suffix}"\napi_endpoint = "{emulator.endpoint}"\n'
+    )
+
+
+def _rows(stdout: str) -> list[list[str]]:
+    """The table of ``plan``: model, window, job, processes (mark and size), note."""
+    lines = stdout.split("\n\n")[0].splitlines()
+    assert lines[0].split() == ["model", "window", "job", "processes", "note"]
+    return [line.split() for line in lines[1:]]
+
+
+def test_plan_of_the_fresh_example_project_exits_0_with_bytes_per_model_and_window(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Nothing exists yet: no dataset, no table. It used to exit 1 (notFound, static keys, a
+    monthly model in a daily window); now each model has figures over its own window."""
+    shutil.copytree(ROOT / "sql", tmp_path / "sql")
+    suffix = f"_{tmp_path.name[-8:].replace('-', '_')}"
+    (tmp_path / "pyproject.toml").write_text(_emulator_target(emulator, suffix))
+    result = _plan(tmp_path, "--start", "2024-01-01", "--end", "2024-01-03")
+    assert result.exit_code == 0, result.output
+    rows = _rows(result.stdout)
+    by_model: dict[str, set[str]] = {}
+    for row in rows:
+        assert row[3] in {"0", "≥", "skipped"} or row[3][0].isdigit(), row
+        by_model.setdefault(row[0], set()).add(row[1])
+    assert set(by_model) == {
+        "raw.customers", "raw.order_items", "raw.orders", "raw.products", "raw.web_events",
+        "staging.stg_customers", "staging.stg_order_items", "staging.stg_orders",
+        "staging.stg_products", "marts.customers", "marts.customer_segments",
+        "marts.daily_revenue", "marts.daily_traffic", "marts.monthly_revenue",
+        "marts.products", "marts.regional_sales",
+    }  # fmt: skip
+    assert by_model["marts.daily_revenue"] == {"2024-01-01..2024-01-02"}
+    assert by_model["marts.monthly_revenue"] == {"2024-01-01"}  # its own monthly partition
+    assert by_model["marts.regional_sales"] == {"eu", "us"}  # each static key
+    reads = ["reads", "staging.stg_order_items,", "staging.stg_orders:", "not", "built", "yet"]
+    assert ["marts.daily_revenue", "2024-01-01..2024-01-02", "query", "≥", "0", "B", *reads] in rows
+    assert ["raw.customers", "all", "load", "0", "B", "load", "jobs", "are", "free"] in rows
+    target = [row for row in rows if row[:3] == ["marts.customers", "all", "target"]]
+    assert target and target[0][3:5] == ["skipped", "skipped:"], target
+    assert "\ntotal: ≥ 0 B\n≈ estimate" in result.stdout
+    assert "marts.monthly_revenue: planned over its own monthly partitions" in result.stderr
+    assert client_datasets(emulator, suffix) == []  # a plan creates nothing
+
+
+def client_datasets(emulator: Emulator, suffix: str) -> list[str]:
+    return [
+        d.dataset_id for d in emulator.client().list_datasets() if d.dataset_id.endswith(suffix)
+    ]
+
+
+def test_plan_dry_runs_the_merges_target_read_once_the_table_exists(
+    emulator: Emulator, env, tmp_path: Path
+) -> None:
+    """The emulator accepts the stand-in read of the target (it reports 0 bytes for every
+    dry run: the figures added are asserted on the fake transport)."""
+    engine, _, suffix = env
+    write_project(tmp_path, {"pyproject.toml": _emulator_target(emulator, suffix)})
+    project = _project(tmp_path, "keyed", KEYED_BY_DAY)
+    _run(project, engine, "marts.keyed", "build", "2024-01-02")
+    result = _plan(tmp_path, "--select", "marts.keyed", "--partition", "2024-01-02")
+    assert result.exit_code == 0, result.output
+    assert _rows(result.stdout) == [
+        ["marts.keyed", "2024-01-02", "query", "0", "B"],
+        ["marts.keyed", "2024-01-02", "target", "≈", "0", "B", "a", "MERGE", "reads", "the",
+         "target's", "columns"],
+    ]  # fmt: skip

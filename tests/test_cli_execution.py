@@ -115,8 +115,26 @@ def test_window_and_selection_errors_exit_two_before_any_job(args: list[str], me
 def test_plan_on_duckdb_reports_every_job() -> None:
     result = _run(GOLDEN, "plan", "--start", "2024-01-01", "--end", "2024-01-02")
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["model", "window", "job", "processes"]
+    assert lines[0].split() == ["model", "window", "job", "processes", "note"]
     assert any(line.startswith("marts.daily_revenue") and "overwrite" in line for line in lines)
+
+
+def test_plan_selects_models_and_plans_each_over_a_window_it_has() -> None:
+    """A daily window does not fit the monthly model, nor static keys the regional one:
+    each is planned over its own partitions (plan used to exit 1)."""
+    result = _run(
+        GOLDEN, "plan", "--select", "marts.monthly", "marts.regional",
+        "--start", "2024-01-01", "--end", "2024-01-03",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = {tuple(line.split()[:3]) for line in result.stdout.splitlines()[1:] if line.strip()}
+    assert {(model, window) for model, window, _ in rows} == {
+        ("marts.monthly", "2024-01-01"),
+        ("marts.regional", "eu"),
+        ("marts.regional", "us"),
+    }
+    assert "marts.monthly: planned over its own monthly partitions covering" in result.stderr
+    assert "marts.regional: planned over each of its keys: eu, us" in result.stderr
 
 
 def test_run_selects_materializes_and_summarizes(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from sqlassets.engines import Engine
     from sqlassets.project import Project
     from sqlassets.runner import Event, PlannedStatement
+    from sqlassets.runner.plan import Bound
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -457,6 +458,19 @@ def _usage(message: str) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
+_select_option = click.option(
+    "--select",
+    "-s",
+    "selectors",
+    multiple=True,
+    help=(
+        "Models: names, globs (marts.*), +name (with upstream), name+ (with downstream); "
+        "several after one flag (--select a b) or repeated flags."
+    ),
+)
+"""``--select``, as ``run`` and ``plan`` share it (several names after one flag)."""
+
+
 @main.command(name="compile")
 @click.argument("model_name", metavar="MODEL")
 @_window_options
@@ -505,11 +519,13 @@ def compile_command(
 
 
 @main.command()
+@_select_option
 @_window_options
 @_target_option
 @_wait_option
 @_project_dir_option
 def plan(
+    selectors: tuple[str, ...],
     partition: str | None,
     start: str | None,
     end: str | None,
@@ -517,40 +533,57 @@ def plan(
     wait_for_lock: float,
     project_dir: Path | None,
 ) -> None:
-    """Dry-run every statement and report what each would process.
+    """Dry-run every model and report what each would process, per model and window.
 
-    On BigQuery: the bytes each job would scan (nothing runs, nothing is billed).
-    On DuckDB: whether each query plans (EXPLAIN); a file another process
-    holds is refused first (exit 2), or waited for with --wait-for-lock.
+    On BigQuery: the bytes each would bill (nothing runs, nothing is billed),
+    as the query's dry run plus what the write adds on the target (a MERGE
+    reads the target's columns; loads, views and DELETEs of whole partitions
+    are free), marked ≈ (estimate) or ≥ (lower bound) where not exact. A
+    model the window does not fit is planned over its own partitions. On
+    DuckDB: whether each query plans (EXPLAIN); a file another process holds
+    is refused first (exit 2), or waited for with --wait-for-lock.
     """
     from sqlassets.engines import open_engine
+    from sqlassets.errors import SelectionError
     from sqlassets.runner import dry_run
+    from sqlassets.selection import select
 
     _check_window_options(partition, start, end)
     project = _load_valid_project(project_dir)
     try:
+        selected = select(project.graph, selectors)
         engine = open_engine(project.config, target)
+    except SelectionError as error:
+        _usage(error.message)
     except ConfigError as error:
         _fail_config(error)
     with _interruptible() as interrupts:
         interrupts.engines.append(type(engine))
         _claim(engine, wait_for_lock)
         try:
-            report = dry_run(project, engine, partition, start, end)
+            report = dry_run(project, engine, partition, start, end, selected)
         finally:
             engine.close()
     rows = [
-        (statement.model, statement.window, statement.action, _processes(statement))
+        (statement.model, statement.window, statement.action, _processes(statement), statement.note)
         for statement in report.statements
     ]
-    header = ("model", "window", "job", "processes")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+    header = ("model", "window", "job", "processes", "note")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
     for row in [header, *rows]:
         click.echo(
-            "  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(row))
+            "  ".join(
+                cell.ljust(widths[i]) if i < 4 else cell for i, cell in enumerate(row)
+            ).rstrip()
         )
     if engine.capabilities.dry_run_bytes:
-        click.echo(f"\ntotal: {_bytes(report.bytes_processed)}")
+        click.echo(f"\ntotal: {_marked(report.bound, report.bytes_processed)}")
+        if any(statement.bound.value for statement in report.statements):
+            click.echo(
+                "≈ estimate (a stand-in dry run); ≥ lower bound (an input is not built yet, or "
+                "the rows are unknown before the load); unmarked: BigQuery's dry run, or what "
+                "BigQuery does not bill"
+            )
     for note in report.notes:
         click.echo(f"warning: {note}", err=True)
     if not report.statements and project.models:
@@ -559,29 +592,26 @@ def plan(
     sys.exit(EXIT_FINDINGS if report.failed else EXIT_OK)
 
 
+def _marked(bound: Bound, count: int) -> str:
+    return f"{bound.value} {_bytes(count)}" if bound.value else _bytes(count)
+
+
 def _processes(statement: PlannedStatement) -> str:
     """A dry run's result, short: bytes on BigQuery, whether it plans on DuckDB; or the error."""
     result = statement.result
     if result is None:
         return statement.error or "-"
     if result.bytes_processed is not None:
-        return _bytes(result.bytes_processed)
+        return _marked(statement.bound, result.bytes_processed)
+    if statement.note.startswith("skipped"):
+        return "skipped"
     if result.plan and not result.plan.startswith("cannot"):
         return "plans"
     return result.plan or "-"
 
 
 @main.command()
-@click.option(
-    "--select",
-    "-s",
-    "selectors",
-    multiple=True,
-    help=(
-        "Models: names, globs (marts.*), +name (with upstream), name+ (with downstream); "
-        "several after one flag (--select a b) or repeated flags."
-    ),
-)
+@_select_option
 @click.option(
     "--full-refresh",
     is_flag=True,
@@ -714,16 +744,6 @@ def _bytes(count: int) -> str:
 
 
 # ---------------------------------------------------------------- observe, cost
-
-
-def _select_option(function: F) -> F:
-    return click.option(
-        "--select",
-        "-s",
-        "selectors",
-        multiple=True,
-        help="Models: names, globs, +name, name+; several after one flag (default: all).",
-    )(function)
 
 
 def _selected(project: Project, selectors: tuple[str, ...]) -> set[str] | None:

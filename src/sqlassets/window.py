@@ -205,3 +205,40 @@ def latest_window(spec: ModelSpec, now: datetime | None = None) -> Window:
     while step(partitions.cadence, step(partitions.cadence, start)) <= limit:
         start = step(partitions.cadence, start)
     return time_window(spec, start, step(partitions.cadence, start))
+
+
+def partition_start(partitions: TimePartitions, moment: datetime) -> datetime:
+    """The start of the partition of ``partitions`` that holds ``moment``."""
+    if partitions.cadence is Cadence.HOURLY:
+        return moment.replace(minute=0, second=0, microsecond=0)
+    day = datetime.combine(moment.date(), datetime.min.time())
+    if partitions.cadence is Cadence.WEEKLY:
+        return day - timedelta(days=(day - partitions.start).days % 7)
+    if partitions.cadence is Cadence.MONTHLY:
+        return day.replace(day=1)
+    return day
+
+
+def covering_window(
+    spec: ModelSpec, start: datetime, end: datetime, now: datetime | None = None
+) -> Window | None:
+    """The partitions of ``spec`` that overlap ``[start, end)``, within its range and ended.
+
+    None when none does (the window lies before ``@start``, or nothing has
+    ended yet). ``sqlassets plan`` plans a model whose partitions do not fit
+    the window given (a monthly model, a later ``@start``) over this one.
+    """
+    partitions = spec.time_partitions
+    if partitions is None:
+        raise WindowError(f"{spec.name.name} has no time partitions: run it without a window")
+    low = max(partition_start(partitions, start), partitions.start)
+    high = partition_start(partitions, end)
+    if high < end:
+        high = step(partitions.cadence, high)
+    limit = partition_start(partitions, now or datetime.now(UTC).replace(tzinfo=None))
+    if partitions.end is not None:
+        limit = min(limit, partitions.end)
+    high = min(high, limit)
+    if high <= low:
+        return None
+    return time_window(spec, low, high)

@@ -82,6 +82,8 @@ class FakeBigQuery:
         """``dataset.table`` -> the table resource tables.get answers (else 404)."""
         self.jobs_get_not_found = 0
         """The next this many jobs.get calls answer 404, as BigQuery may right after a 409."""
+        self.bytes_of: Callable[[str], int] | None = None
+        """Given a job's query text, the bytes it processes (else ``bytes_processed``)."""
         self.answer: Callable[[str], tuple[list[dict[str, str]], list[list[Any]]] | None] | None
         self.answer = None
         """Given a job's query text, its (schema, rows); None falls back to the defaults."""
@@ -125,6 +127,8 @@ class FakeBigQuery:
         if self.answer is not None:
             text = body.get("configuration", {}).get("query", {}).get("query", "")
             schema, rows = self.answer(text) or (schema, rows)
+        text = body.get("configuration", {}).get("query", {}).get("query", "")
+        processed = self.bytes_of(text) if self.bytes_of is not None else self.bytes_processed
         resource = {
             "kind": "bigquery#job",
             "id": f"{project}:{reference.get('location', 'US')}.{job_id}",
@@ -135,10 +139,10 @@ class FakeBigQuery:
                 "creationTime": "1700000000000",
                 "startTime": "1700000000000",
                 "endTime": "1700000001000",
-                "totalBytesProcessed": str(self.bytes_processed),
+                "totalBytesProcessed": str(processed),
                 "query": {
-                    "totalBytesProcessed": str(self.bytes_processed),
-                    "totalBytesBilled": str(0 if dry_run else self.bytes_processed),
+                    "totalBytesProcessed": str(processed),
+                    "totalBytesBilled": str(0 if dry_run else processed),
                     "totalSlotMs": "0" if dry_run else "42",
                     "numDmlAffectedRows": str(self.rows_affected),
                     "schema": {"fields": schema},

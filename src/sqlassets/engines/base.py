@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 LOCKED = "locked"
 """The ``reason`` of the :class:`EngineError` :meth:`Engine.open` raises for a held warehouse."""
 
+NOT_FOUND = "notFound"
+"""The ``reason`` of the :class:`EngineError` for a table or dataset that does not exist."""
+
 Layout = tuple[str | None, tuple[str, ...]]
 """``(partitioning, clustering)`` of a table, in the engine's own notation."""
 
@@ -197,6 +200,19 @@ class Engine(abc.ABC):
     ) -> list[str]:
         """The output column names of ``query`` (after ``preamble``), without running it."""
         return [name for name, _ in self.query_schema(query, parameters, preamble)]
+
+    def query_bytes(
+        self,
+        query: exp.Expression,
+        parameters: Sequence[QueryParameter],
+        preamble: Sequence[exp.Expression] = (),
+    ) -> int | None:
+        """Bytes ``query`` (after ``preamble``) would process, from a dry run; None if not reported.
+
+        A table it reads that does not exist raises :class:`EngineError` with
+        ``reason`` :data:`NOT_FOUND`.
+        """
+        return None
 
     def table_layout(self, table: exp.Table) -> Layout | None:
         """The layout of an existing table; None when unknown or missing.

@@ -27,6 +27,7 @@ from sqlglot import expressions as exp
 
 from sqlassets.config import BigQueryTarget
 from sqlassets.engines.base import (
+    NOT_FOUND,
     Capabilities,
     DryRunResult,
     Engine,
@@ -649,16 +650,42 @@ class BigQueryEngine(Engine):
         Temp functions and one ``SELECT`` are a single query to BigQuery, not a
         script, so the dry run of ``preamble; query`` still returns the schema.
         """
+        return [
+            (field.name, field.field_type)
+            for field in (self._dry_run(query, parameters, preamble).schema or [])
+        ]
+
+    def query_bytes(
+        self,
+        query: exp.Expression,
+        parameters: Sequence[QueryParameter],
+        preamble: Sequence[exp.Expression] = (),
+    ) -> int | None:
+        """What BigQuery's dry run of ``preamble; query`` reports it would process (one query).
+
+        Never a script: BigQuery's dry run of one validates its first DDL
+        statement only, and reports ≈ 0 bytes.
+        """
+        return _int(self._dry_run(query, parameters, preamble).total_bytes_processed)
+
+    def _dry_run(
+        self,
+        query: exp.Expression,
+        parameters: Sequence[QueryParameter],
+        preamble: Sequence[exp.Expression],
+    ) -> Any:
+        """The dry-run job of ``preamble; query``; a missing table is :data:`NOT_FOUND`."""
         from google.api_core import exceptions as api_exceptions
 
         sql = ";\n".join(statement.sql(DIALECT) for statement in (*preamble, query))
         try:
-            query_job = self.client.query(
+            return self.client.query(
                 sql, job_config=self._config(parameters, None, dry_run=True), location=self.location
             )
+        except api_exceptions.NotFound as error:
+            raise EngineError(_message(error), sql=sql, reason=NOT_FOUND) from None
         except api_exceptions.GoogleAPICallError as error:
             raise EngineError(_message(error), sql=sql) from None
-        return [(field.name, field.field_type) for field in (query_job.schema or [])]
 
     def table_layout(self, table: exp.Table) -> Layout | None:
         """``(partitioning, clustering)`` of an existing table, or None if it does not exist."""

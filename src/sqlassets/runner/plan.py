@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from sqlglot import expressions as exp
 
@@ -20,16 +21,21 @@ from sqlassets.job import Job, Naming
 from sqlassets.loader import Model
 from sqlassets.project import Project
 from sqlassets.spec import (
+    TARGET_ALIAS,
     Cadence,
     Granularity,
     InsertOverwriteMaterialization,
     LoadMaterialization,
     MergeMaterialization,
     ModelSpec,
+    TableMaterialization,
+    ViewMaterialization,
 )
 from sqlassets.strategies import drop_table, load_uris, parse_body, plan_jobs, rewrite_references
+from sqlassets.strategies.common import bound_parameters
 from sqlassets.window import (
     Window,
+    covering_window,
     key_window,
     latest_window,
     parse_key,
@@ -300,15 +306,29 @@ def piece_jobs(
         yield piece, jobs
 
 
+class Bound(StrEnum):
+    """How far a figure of ``sqlassets plan`` can be trusted; the mark printed before it."""
+
+    EXACT = ""
+    """BigQuery's dry run of the statement sent, or 0 B for what BigQuery does not bill."""
+    ESTIMATE = "≈"
+    """A stand-in dry run (the target columns a MERGE reads)."""
+    LOWER = "≥"
+    """An input is not built yet, or the rows are unknown before the load."""
+
+
 @dataclass(frozen=True)
 class PlannedStatement:
-    """One dry-run statement of ``sqlassets plan``, or the error that stopped its model."""
+    """A row of ``sqlassets plan``: a job's dry run, a figure, or the error that stopped a model."""
 
     model: str
     window: str
     action: str
     result: DryRunResult | None = None
     error: str | None = None
+    bound: Bound = Bound.EXACT
+    note: str = ""
+    """Why the figure is what it is (a free job, a missing table, a skipped target side)."""
 
 
 @dataclass
@@ -330,6 +350,54 @@ class DryRun:
             if statement.result is not None and statement.result.bytes_processed is not None
         )
 
+    @property
+    def bound(self) -> Bound:
+        """How far :attr:`bytes_processed` can be trusted: its least certain figure's bound."""
+        bounds = {statement.bound for statement in self.statements}
+        return next(
+            (bound for bound in (Bound.LOWER, Bound.ESTIMATE) if bound in bounds), Bound.EXACT
+        )
+
+
+def plan_windows(
+    model: Model,
+    partition: str | None,
+    start: str | None,
+    end: str | None,
+    now: datetime | None = None,
+) -> tuple[list[Window], str | None]:
+    """The windows ``sqlassets plan`` plans ``model`` over, and why, when not the one asked for.
+
+    A model the given window does not fit (a monthly one for a daily window,
+    a later ``@start``) is planned over its own partitions covering it; a
+    model with static partitions over each key unless ``--partition`` names
+    one of them; no windows when none of its partitions is in range.
+    """
+    spec = model.spec
+    statics = spec.static_partitions
+    if statics is not None:
+        if partition in statics.keys:
+            return [key_window(spec, partition)], None
+        shown = "" if partition is None else f" (`{partition}` is not one of them)"
+        return [key_window(spec, key) for key in statics.keys], f"each of its keys{shown}"
+    partitions = spec.time_partitions
+    if partitions is None:
+        return [resolve_window(model, now=now)], None
+    try:
+        return [resolve_window(model, partition, start, end, now)], None
+    except WindowError as error:
+        if partition is not None:
+            low = parse_moment(partition)
+            high = low + timedelta(microseconds=1)
+        elif start is not None and end is not None:
+            low, high = parse_moment(start), parse_moment(end)
+        else:
+            return [], error.message
+    window = covering_window(spec, low, high, now)
+    if window is None:
+        return [], f"none of its {partitions.cadence.value} partitions is in the window and ended"
+    return [window], f"its own {partitions.cadence.value} partitions covering the window"
+
 
 def dry_run(
     project: Project,
@@ -337,30 +405,166 @@ def dry_run(
     partition: str | None = None,
     start: str | None = None,
     end: str | None = None,
+    selected: set[str] | None = None,
+    now: datetime | None = None,
 ) -> DryRun:
-    """Dry-run every model's jobs in run order (``sqlassets plan``); nothing is written."""
+    """Dry-run every (selected) model in run order (``sqlassets plan``); nothing is written.
+
+    Engines that report bytes (BigQuery) get figures: what the query reads
+    and what the write adds on the target (:func:`_figures`); the others
+    (DuckDB) dry-run each job (``EXPLAIN``).
+    """
     report = DryRun()
+    existing: dict[str, bool] = {}
     for name in project.graph.order:
+        if selected is not None and name not in selected:
+            continue
         model = project.models[name]
         report.notes += [
             f"{name}: {finding.message} ({Code.BIGQUERY_LIMITS})"
             for finding in limit_findings(model.spec)
         ]
         try:
-            window = resolve_window(model, partition if model.spec.partitions else None, start, end)
-            pieces = split_window(model.spec, window, engine)
-            if len(pieces) > 1:
-                report.notes.append(split_reason(model.spec, window, engine, len(pieces)))
-            for piece, jobs in piece_jobs(project, model, engine, pieces, check_types=True):
-                for job in jobs:
-                    report.statements += [
-                        PlannedStatement(name, piece.label(), job.action, result)
-                        for result in engine.dry_run(job)
-                    ]
+            windows, why = plan_windows(model, partition, start, end, now)
+            if why is not None:
+                shown = ", ".join(window.label() for window in windows) or "skipped"
+                report.notes.append(f"{name}: planned over {why}: {shown}")
+            for window in windows:
+                pieces = split_window(model.spec, window, engine)
+                if len(pieces) > 1:
+                    report.notes.append(split_reason(model.spec, window, engine, len(pieces)))
+                if engine.capabilities.dry_run_bytes:
+                    for piece in pieces:
+                        report.statements += _figures(project, model, engine, piece, existing)
+                    continue
+                for piece, jobs in piece_jobs(project, model, engine, pieces, check_types=True):
+                    for job in jobs:
+                        report.statements += [
+                            PlannedStatement(name, piece.label(), job.action, result)
+                            for result in engine.dry_run(job)
+                        ]
         except (WindowError, EngineError) as error:
             report.failed += 1
             report.statements.append(PlannedStatement(name, "-", "error", error=error.message))
     return report
+
+
+def _exists(project: Project, engine: Engine, name: str, existing: dict[str, bool]) -> bool:
+    """Whether model ``name``'s table exists on ``engine`` (asked once per plan)."""
+    if name not in existing:
+        table = engine.naming.table(project.models[name].spec.name)
+        existing[name] = engine.table_columns(table) is not None
+    return existing[name]
+
+
+def _figures(
+    project: Project, model: Model, engine: Engine, window: Window, existing: dict[str, bool]
+) -> list[PlannedStatement]:
+    """What BigQuery would bill for ``model`` over ``window``: the query, then the target side.
+
+    Dry runs of what is billed, never of the scripts sent: BigQuery's dry
+    run of a script validates its first DDL statement and stops (≈ 0 bytes),
+    and a MERGE into a table that does not exist yet fails. The query is
+    dry-run alone (``preamble; SELECT`` is one query); the target side
+    follows BigQuery's billing: a view and a load are free, a DELETE of
+    whole partitions is free, a MERGE reads the target's columns.
+    """
+    spec = model.spec
+    label = window.label()
+
+    def row(
+        action: str, count: int | None, note: str, bound: Bound = Bound.EXACT
+    ) -> PlannedStatement:
+        return PlannedStatement(
+            model.name,
+            label,
+            action,
+            DryRunResult(sql="", bytes_processed=count),
+            None,
+            bound,
+            note,
+        )
+
+    target = engine.naming.table(spec.name)
+    materialization = spec.materialization
+    if isinstance(materialization, LoadMaterialization):
+        jobs = plan_jobs(spec, target, window)
+        rows = [row("load", 0, "load jobs are free")]
+        if any(job.statements and _writes_rows(job) for job in jobs):
+            rows.append(
+                row(
+                    "insert",
+                    0,
+                    "the staged rows are inserted by a query, billed by their size",
+                    Bound.LOWER,
+                )
+            )
+        return rows
+    if isinstance(materialization, ViewMaterialization):
+        return [row("view", 0, "a view stores no rows: creating it is free")]
+    missing = [
+        read.ref.name
+        for read in model.reads
+        if read.ref.name in project.models and not _exists(project, engine, read.ref.name, existing)
+    ]
+    preamble, query = parse_body(model.sql)
+    query = rewrite_references(query, physical_tables(project, engine.naming))
+    parameters = list(window.parameters().values())
+    if missing:
+        source = row(
+            "query", 0, f"reads {', '.join(sorted(set(missing)))}: not built yet", Bound.LOWER
+        )
+    else:
+        source = row("query", engine.query_bytes(query, parameters, preamble), "")
+    if isinstance(materialization, TableMaterialization):
+        return [source]
+    if not _exists(project, engine, model.name, existing):
+        return [
+            source,
+            row("target", None, f"skipped: {target.sql(engine.dialect)} does not exist yet"),
+        ]
+    if isinstance(materialization, InsertOverwriteMaterialization):
+        return [source, row("target", 0, "a DELETE of whole partitions is free")]
+    columns = [column for column, _ in engine.table_columns(target) or []]
+    read = _target_read(spec, target, window, query, columns)
+    count = engine.query_bytes(read, list(bound_parameters(read, window)))
+    return [source, row("target", count, "a MERGE reads the target's columns", Bound.ESTIMATE)]
+
+
+def _writes_rows(job: Job) -> bool:
+    """Whether ``job`` copies rows with a query (billed), not with a load job (free)."""
+    return any(isinstance(statement, exp.Insert | exp.Merge) for statement in job.statements)
+
+
+def _target_read(
+    spec: ModelSpec,
+    target: exp.Table,
+    window: Window,
+    query: exp.Expression,
+    columns: list[str],
+) -> exp.Select:
+    """``SELECT * FROM target AS _t WHERE <what the MERGE's ON asks of the target>``.
+
+    A stand-in for the target's share of the MERGE's bytes (BigQuery bills
+    the columns it reads of the partitions it cannot prune).
+    """
+    merges = [
+        statement
+        for job in plan_jobs(spec, target, window, query, columns)
+        for statement in job.statements
+        if isinstance(statement, exp.Merge)
+    ]
+    on = merges[0].args["on"] if merges else exp.true()
+    conditions = [
+        condition.unnest()
+        for condition in on.flatten()
+        if all(column.table == TARGET_ALIAS for column in condition.find_all(exp.Column))
+        and condition.find(exp.Column) is not None
+    ]
+    aliased = target.copy()
+    aliased.set("alias", exp.TableAlias(this=exp.to_identifier(TARGET_ALIAS)))
+    read = exp.select(exp.Star()).from_(aliased)
+    return read.where(*conditions) if conditions else read
 
 
 def render_jobs(engine: Engine, jobs: list[Job]) -> str:
