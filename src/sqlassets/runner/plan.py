@@ -488,7 +488,14 @@ def _figures(
     target = engine.naming.table(spec.name)
     materialization = spec.materialization
     if isinstance(materialization, LoadMaterialization):
-        jobs = plan_jobs(spec, target, window)
+        capabilities = engine.capabilities
+        jobs = plan_jobs(
+            spec,
+            target,
+            window,
+            partition_load_jobs=capabilities.partition_load_jobs,
+            load_layout=capabilities.load_layout,
+        )
         rows = [row("load", 0, "load jobs are free")]
         if any(job.statements and _writes_rows(job) for job in jobs):
             rows.append(
