@@ -5,12 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery
 
 from sqlassets.engines.base import JobContext
+from sqlassets.engines.bigquery import BigQueryEngine
 from sqlassets.engines.duckdb import DuckDBEngine
 from sqlassets.errors import EngineError, SchemaChangeError
 from sqlassets.project import load_project
 from sqlassets.runner import model_jobs, resolve_window
+from sqlassets.job import Naming
+from tests.fakes.bigquery_transport import FakeBigQuery, Outcome
 from tests.helpers import write_project
 
 LOAD = (
@@ -128,3 +133,42 @@ def test_a_column_that_changes_type_between_days_is_refused_as_on_bigquery(
     assert "gs://land/orders/2024-01-06/*.csv" in raised.value.message
     rows = engine.connection.execute("SELECT day::TEXT, amount FROM raw.orders").fetchall()
     assert rows == [("2024-01-01", "abc")]
+
+
+def test_a_failed_bigquery_load_names_the_file_and_the_row_from_its_error_records(
+    tmp_path: Path,
+) -> None:
+    # No emulator runs LOAD DATA: the fake transport answers as BigQuery does, the job's
+    # message naming no file, its error records naming it (`location`) and the row.
+    write_project(tmp_path, {"sql/raw/orders.sql": LOAD})
+    project = load_project(tmp_path).raise_for_errors()
+    model = project.models["raw.orders"]
+    fake = FakeBigQuery()
+    client = bigquery.Client(project="acme", credentials=AnonymousCredentials(), _http=fake)
+    engine = BigQueryEngine("acme", naming=Naming(project="acme"), client_factory=lambda: client)
+    window = resolve_window(model, start="2024-01-01", end="2024-01-03")
+    (job,) = model_jobs(project, model, engine, window)
+    uri = "gs://land/orders/2024-01-02/orders.csv"
+    fake.outcomes = [
+        Outcome(
+            job_error="invalid",
+            message="Error while reading data, error message: CSV processing encountered too "
+            "many errors, giving up. Rows: 30005; errors: 1; max bad records: 0",
+            job_errors=[
+                {
+                    "reason": "invalid",
+                    "location": uri,
+                    "message": "Error while reading data, error message: Too many values in "
+                    f"row starting at position: 667904. File: {uri}",
+                }
+            ],
+        )
+    ]
+    with pytest.raises(EngineError) as raised:
+        engine.execute(job, JobContext("raw.orders", run_id="run-1"))
+    assert raised.value.message == (
+        f"raw.orders: invalid: cannot load {uri}, the row at byte 667904: Too many values in "
+        "row starting at position: 667904; fix the file (or the model's @format and columns) "
+        "and run again: nothing was written"
+    )
+    assert len(fake.executions) == 1  # a bad file is not retried
