@@ -12,9 +12,9 @@ from sqlassets.engines.base import JobContext
 from sqlassets.engines.bigquery import BigQueryEngine
 from sqlassets.engines.duckdb import DuckDBEngine
 from sqlassets.errors import EngineError, SchemaChangeError
+from sqlassets.job import Naming
 from sqlassets.project import load_project
 from sqlassets.runner import model_jobs, resolve_window
-from sqlassets.job import Naming
 from tests.fakes.bigquery_transport import FakeBigQuery, Outcome
 from tests.helpers import write_project
 
