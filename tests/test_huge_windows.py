@@ -1,0 +1,78 @@
+"""A single-run range costs Dagster little per partition, and Dagster still shows every
+partition materialized (reliability issue, item 7; the figure: ``bench/window_bench.py``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.execution.plan import execute_step
+
+from sqlassets.dagster.resources import DuckDBEngineResource
+from sqlassets.dagster.run import run_project
+from sqlassets.project import load_project
+from tests.helpers import write_project
+
+PYPROJECT = '[tool.sqlassets.targets.local]\nengine = "duckdb"\npath = "warehouse.duckdb"\n'
+HOURLY = """-- @materialized: insert_overwrite
+-- @partition_by: TIMESTAMP_TRUNC(ts, HOUR)
+-- @partitions: hourly
+-- @start: 2024-01-01 00:00
+SELECT ts, 1 AS n
+FROM UNNEST(GENERATE_TIMESTAMP_ARRAY(@start_ts, TIMESTAMP_SUB(@end_ts, INTERVAL 1 HOUR),
+  INTERVAL 1 HOUR)) AS ts
+"""
+HOURS = 48
+
+
+@pytest.fixture
+def asset_events(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every asset event Dagster builds for a step's output (one per partition of a range)."""
+    built: list[object] = []
+    original = execute_step._dagster_event_for_asset_event
+
+    def counting(*args: object, **kwargs: object) -> object:
+        built.append(args[1])
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(execute_step, "_dagster_event_for_asset_event", counting)
+    return built
+
+
+def _run(root: Path) -> None:
+    write_project(root, {"pyproject.toml": PYPROJECT, "sql/m/hourly.sql": HOURLY})
+    project = load_project(root).raise_for_errors()
+    try:
+        (outcome,) = run_project(
+            project, {"m.hourly"}, start="2024-01-01 00:00", end="2024-01-03 00:00"
+        )
+    finally:
+        DuckDBEngineResource.close_all()
+    assert (outcome.status, outcome.rows) == ("materialized", HOURS)
+    assert outcome.window == "2024-01-01-00:00..2024-01-02-23:00"
+
+
+def test_the_command_lines_instance_builds_no_event_per_partition(
+    tmp_path: Path, asset_events: list[object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing reads a step's events back from the ephemeral instance (gone with the
+    # command): building 17,520 of them was most of a 2-year hourly window's cost.
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    _run(tmp_path)
+    assert asset_events == []
+
+
+def test_a_dagster_instance_shows_every_partition_of_the_range_materialized(
+    tmp_path: Path, asset_events: list[object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    _run(tmp_path / "project")
+    assert len(asset_events) == HOURS
+    with dg.DagsterInstance.get() as instance:
+        materialized = instance.get_materialized_partitions(dg.AssetKey(["m", "hourly"]))
+    expected = {f"2024-01-{1 + hour // 24:02d}-{hour % 24:02d}:00" for hour in range(HOURS)}
+    assert materialized == expected
