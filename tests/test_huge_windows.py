@@ -3,6 +3,7 @@ partition materialized (reliability issue, item 7; the figure: ``bench/window_be
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +13,8 @@ from dagster._core.execution.plan import execute_step
 from sqlassets.dagster.resources import DuckDBEngineResource
 from sqlassets.dagster.run import run_project
 from sqlassets.project import load_project
+from sqlassets.spec import Cadence
+from sqlassets.window import KEY_FORMATS, TimeKeys, step
 from tests.helpers import write_project
 
 PYPROJECT = '[tool.sqlassets.targets.local]\nengine = "duckdb"\npath = "warehouse.duckdb"\n'
@@ -76,3 +79,27 @@ def test_a_dagster_instance_shows_every_partition_of_the_range_materialized(
         materialized = instance.get_materialized_partitions(dg.AssetKey(["m", "hourly"]))
     expected = {f"2024-01-{1 + hour // 24:02d}-{hour % 24:02d}:00" for hour in range(HOURS)}
     assert materialized == expected
+
+
+@pytest.mark.parametrize("cadence", list(Cadence), ids=lambda cadence: cadence.value)
+def test_window_keys_are_the_stepped_keys_computed_one_at_a_time(cadence: Cadence) -> None:
+    start = datetime(2023, 11, 1) if cadence is Cadence.MONTHLY else datetime(2023, 12, 30, 22)
+    if cadence is not Cadence.HOURLY:
+        start = start.replace(hour=0)
+    stepped, moment = [], start
+    for _ in range(30):
+        stepped.append(moment.strftime(KEY_FORMATS[cadence]))
+        moment = step(cadence, moment)
+    keys = TimeKeys(cadence, start, moment)
+    assert (len(keys), list(keys), keys[-1], keys[3:6]) == (
+        30,
+        stepped,
+        stepped[-1],
+        tuple(stepped[3:6]),
+    )
+    assert keys == tuple(stepped) and hash(keys) == hash(tuple(stepped))
+
+
+def test_a_ten_year_hourly_window_is_counted_not_listed() -> None:
+    keys = TimeKeys(Cadence.HOURLY, datetime(2015, 1, 1), datetime(2025, 1, 1))
+    assert (len(keys), keys[0], keys[-1]) == (87_672, "2015-01-01-00:00", "2024-12-31-23:00")

@@ -121,16 +121,15 @@ def _batches(
         keys = spec.static_partitions.keys
         return [_Batch(tuple(names), partition_key=key, label=key) for key in keys]
     window = resolve_window(model, partition, start, end, now)
-    window_keys = list(window.keys)
-    size = spec.backfill.max_partitions or len(window_keys)
+    keys = window.keys  # computed one at a time: only each chunk's ends are read
+    size = spec.backfill.max_partitions or len(keys)
     batches = []
-    for index in range(0, len(window_keys), size):
-        chunk = window_keys[index : index + size]
-        label = chunk[0] if len(chunk) == 1 else f"{chunk[0]}..{chunk[-1]}"
-        if len(chunk) == 1:
-            batches.append(_Batch(tuple(names), partition_key=chunk[0], label=label))
+    for index in range(0, len(keys), size):
+        first, last = keys[index], keys[min(index + size, len(keys)) - 1]
+        if first == last:
+            batches.append(_Batch(tuple(names), partition_key=first, label=first))
         else:
-            batches.append(_Batch(tuple(names), key_range=(chunk[0], chunk[-1]), label=label))
+            batches.append(_Batch(tuple(names), key_range=(first, last), label=f"{first}..{last}"))
     return batches
 
 
