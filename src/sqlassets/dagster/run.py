@@ -118,8 +118,8 @@ def _batches(
     if spec.partitions is None:
         return [_Batch(tuple(names))]
     if spec.static_partitions is not None and partition is None:
-        keys = spec.static_partitions.keys
-        return [_Batch(tuple(names), partition_key=key, label=key) for key in keys]
+        static = spec.static_partitions.keys
+        return [_Batch(tuple(names), partition_key=key, label=key) for key in static]
     window = resolve_window(model, partition, start, end, now)
     keys = window.keys  # computed one at a time: only each chunk's ends are read
     size = spec.backfill.max_partitions or len(keys)

@@ -225,23 +225,22 @@ class DuckDBEngine(Engine):
             return message
         text = str(error)
         found = _FILE_IN_ERROR.search(text)
-        line = _LINE_IN_ERROR.search(text)
+        numbered = _LINE_IN_ERROR.search(text)
+        line = numbered.group("line") if numbered is not None else None
         if line is not None:
             message = _csv_cause(text) or message
         elif found is not None and "Error when sniffing file" in text:
             # A bad row among the sniffed ones: DuckDB names no line, so find it.
             bad = _first_bad_row(Path(found.group("path")))
             if bad is not None:
-                at, message = bad
-                text += f"\nLine: {at}"
-                line = _LINE_IN_ERROR.search(text)
+                line, message = str(bad[0]), bad[1]
         where = "the files of " + ", ".join(job.uris[:3]) + (" …" if len(job.uris) > 3 else "")
         if found is not None:
             local = found.group("path")
             root = self.gcs_root.as_posix().rstrip("/") + "/"
             uri = "gs://" + local.removeprefix(root) if local.startswith(root) else local
             where = f"{uri} ({local})"
-        at = f", line {line.group('line')}" if line is not None else ""
+        at = f", line {line}" if line is not None else ""
         return (
             f"cannot load {where}{at}: {message}; fix the file (or the model's @format and "
             "columns) and run again: nothing was written"
