@@ -172,3 +172,21 @@ def test_a_failed_bigquery_load_names_the_file_and_the_row_from_its_error_record
         "and run again: nothing was written"
     )
     assert len(fake.executions) == 1  # a bad file is not retried
+
+
+def test_the_command_line_names_the_model_once(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sqlassets.cli import main
+
+    folder = tmp_path / "gcs" / "land" / "orders" / "2024-01-02"
+    folder.mkdir(parents=True)
+    (folder / "orders.csv").write_text(GOOD.replace("2024-01-01", "2024-01-02") + "2,x,3,4\n")
+    write_project(tmp_path, {"sql/raw/orders.sql": LOAD})
+    result = CliRunner().invoke(
+        main, ["run", "--project-dir", str(tmp_path), "--partition", "2024-01-02"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "  FAIL raw.orders: cannot load gs://land/orders/2024-01-02/orders.csv" in result.output
+    assert "\nraw.orders: cannot load gs://land/orders/2024-01-02/orders.csv" in result.output
+    assert "raw.orders: raw.orders" not in result.output
