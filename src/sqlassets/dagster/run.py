@@ -161,9 +161,6 @@ def run_project(
     outcomes = {name: Outcome(name) for name in selected}
     blocked: set[str] = set()
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
-    # Only a real instance keeps asset events (what the UI shows per partition); the
-    # ephemeral one would build and drop one event per partition of a range.
-    defer_asset_events = instance is None
     keys = {name: translator.get_asset_key(project.models[name]) for name in selected}
     names_by_key = {key: name for name, key in keys.items()}
     try:
@@ -194,7 +191,6 @@ def run_project(
                         outcomes,
                         executor,
                         full_refresh,
-                        defer_asset_events,
                     )
                     blocked |= {name for name in batch.names if not outcomes[name].ok}
     finally:
@@ -274,16 +270,8 @@ def _run_batch(
     outcomes: dict[str, Outcome],
     executor: dg.ExecutorDefinition,
     full_refresh: bool = False,
-    defer_asset_events: bool = False,
 ) -> None:
-    from dagster._core.storage.tags import EXTERNALLY_MANAGED_ASSETS_TAG
-
     tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
-    if defer_asset_events:
-        # Dagster then emits no planned or materialization event per partition (a
-        # 2-year hourly range: 17,520 of each, ~0.3 ms apiece through its logging);
-        # the step's output event below carries the same metadata once.
-        tags[EXTERNALLY_MANAGED_ASSETS_TAG] = "true"
     if batch.key_range is not None:
         tags["dagster/asset_partition_range_start"] = batch.key_range[0]
         tags["dagster/asset_partition_range_end"] = batch.key_range[1]
