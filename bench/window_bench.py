@@ -16,6 +16,7 @@ CLI's ephemeral instance (a 2-year window: 217 s).
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
@@ -38,8 +39,15 @@ FROM UNNEST(GENERATE_TIMESTAMP_ARRAY(@start_ts, TIMESTAMP_SUB(@end_ts, INTERVAL 
 """
 
 
-def _cli(root: Path, start: str, end: str) -> float:
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cli(root: Path, start: str, end: str) -> tuple[float, float]:
+    """Wall and CPU seconds of one ``sqlassets run`` (CPU: what a loaded machine hides)."""
     script = Path(sys.executable).parent / "sqlassets"
+    cpu = _cpu()
     started = time.perf_counter()
     subprocess.run(
         [str(script), "run", "--project-dir", str(root), "--start", start, "--end", end],
@@ -47,7 +55,7 @@ def _cli(root: Path, start: str, end: str) -> float:
         capture_output=True,
         env={"PATH": "/usr/bin:/bin", "DAGSTER_HOME": ""},
     )
-    return time.perf_counter() - started
+    return time.perf_counter() - started, _cpu() - cpu
 
 
 def main() -> int:
@@ -61,8 +69,8 @@ def main() -> int:
         (root / "pyproject.toml").write_text(PYPROJECT)
         (root / "sql" / "m").mkdir(parents=True)
         (root / "sql" / "m" / "hourly.sql").write_text(MODEL)
-        one_hour = _cli(root, "2021-06-01 00:00", "2021-06-01 01:00")
-        huge = _cli(root, start, end)
+        one_hour, one_hour_cpu = _cli(root, "2021-06-01 00:00", "2021-06-01 01:00")
+        huge, huge_cpu = _cli(root, start, end)
         project = load_project(root).raise_for_errors()
         model = project.models["m.hourly"]
         window = resolve_window(model, start=start, end=end)
@@ -73,12 +81,16 @@ def main() -> int:
         engine.close()
     partitions = len(window.keys)
     per_partition_ms = (huge - one_hour) / partitions * 1000
+    per_partition_cpu_ms = (huge_cpu - one_hour_cpu) / partitions * 1000
     verdict = "PASS" if huge <= 10 else "FAIL"
     print(f"{args.years}-year hourly window: {partitions:,} partitions, one single-run job")
     print(f"sqlassets run, whole window     {huge:7.2f} s   target <= 10 s: {verdict}")
+    print(f"  its CPU time                  {huge_cpu:7.2f} s   (less sensitive to load)")
     print(f"the runner's jobs alone         {statements:7.2f} s   (the statements' time)")
     print(f"sqlassets run, one hour         {one_hour:7.2f} s   (a run's fixed cost)")
+    print(f"  its CPU time                  {one_hour_cpu:7.2f} s")
     print(f"per partition                   {per_partition_ms:7.3f} ms")
+    print(f"  in CPU time                   {per_partition_cpu_ms:7.3f} ms")
     return 0 if huge <= 10 else 1
 
 

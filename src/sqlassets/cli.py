@@ -709,7 +709,7 @@ def _print_summary(outcomes: list[Outcome], elapsed: float) -> NoReturn:
         click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
     for outcome in outcomes:
         if outcome.message and not outcome.ok:
-            click.echo(f"{outcome.name}: {outcome.message}", err=True)
+            click.echo(_named(outcome.name, outcome.message), err=True)
     failed = [outcome for outcome in outcomes if not outcome.ok]
     click.echo(
         f"\n{len(outcomes) - len(failed)} of {len(outcomes)} model(s) materialized in "
@@ -734,7 +734,12 @@ def _print_event(event: Event) -> None:
         level = "FAIL" if event.blocking else "warn"
         click.echo(f"  {level} check {event.model}:{event.check}", err=True)
     elif isinstance(event, ModelFailed):
-        click.echo(f"  FAIL {event.model}: {event.error}", err=True)
+        click.echo(f"  FAIL {_named(event.model, event.error)}", err=True)
+
+
+def _named(model: str, message: str) -> str:
+    """``model: message``; engine errors already start with the model's name."""
+    return message if message.startswith(f"{model}: ") else f"{model}: {message}"
 
 
 def _bytes(count: int) -> str:

@@ -8,9 +8,10 @@ one of the declared keys.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Literal, overload
 
 from sqlassets.errors import WindowError
 from sqlassets.parameters import END_DATE, END_TS, PARTITION_KEY, START_DATE, START_TS
@@ -49,8 +50,8 @@ class Window:
     start: datetime | None = None
     end: datetime | None = None
     partition_key: str | None = None
-    keys: tuple[str, ...] = ()
-    """Partition keys in the window (time keys in Dagster's format)."""
+    keys: Sequence[str] = ()
+    """Partition keys in the window (time keys in Dagster's format, computed when read)."""
 
     @property
     def is_time(self) -> bool:
@@ -165,13 +166,74 @@ def time_window(spec: ModelSpec, start: datetime, end: datetime) -> Window:
             f"the window ends after the last partition of {spec.name.name} "
             f"(@end {partitions.end:%Y-%m-%d %H:%M})"
         )
-    keys = []
-    moment = start
-    fmt = KEY_FORMATS[partitions.cadence]
-    while moment < end:
-        keys.append(moment.strftime(fmt))
-        moment = step(partitions.cadence, moment)
-    return Window(start=start, end=end, keys=tuple(keys))
+    return Window(start=start, end=end, keys=TimeKeys(partitions.cadence, start, end))
+
+
+_FIXED_STEPS = {
+    Cadence.HOURLY: timedelta(hours=1),
+    Cadence.DAILY: timedelta(days=1),
+    Cadence.WEEKLY: timedelta(days=7),
+}
+
+
+class TimeKeys(Sequence[str]):
+    """The partition keys of ``[start, end)``, each computed when asked for.
+
+    A 10-year hourly window has 87,600 keys; a run needs its count, the first
+    and the last (and the boundaries of its chunks), never the list.
+    """
+
+    __slots__ = ("_cadence", "_end", "_length", "_start")
+
+    def __init__(self, cadence: Cadence, start: datetime, end: datetime):
+        self._cadence, self._start, self._end = cadence, start, end
+        fixed = _FIXED_STEPS.get(cadence)
+        if fixed is not None:
+            self._length = max(0, -(-(end - start) // fixed))
+        else:
+            months = (end.year - start.year) * 12 + end.month - start.month
+            self._length = max(0, months + (self._moment(months) < end))
+
+    def _moment(self, index: int) -> datetime:
+        fixed = _FIXED_STEPS.get(self._cadence)
+        if fixed is not None:
+            return self._start + fixed * index
+        month = self._start.month - 1 + index
+        return self._start.replace(year=self._start.year + month // 12, month=month % 12 + 1)
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[str, ...]: ...
+    def __getitem__(self, index: int | slice) -> str | tuple[str, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(self._length)))
+        if index < 0:
+            index += self._length
+        if not 0 <= index < self._length:
+            raise IndexError(index)
+        return self._moment(index).strftime(KEY_FORMATS[self._cadence])
+
+    def __iter__(self) -> Iterator[str]:
+        return (self[i] for i in range(self._length))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, TimeKeys):
+            return (self._cadence, self._start, self._length) == (
+                other._cadence,
+                other._start,
+                other._length,
+            ) or self._length == other._length == 0
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"TimeKeys({self._cadence.value}, {self._start}, {self._end}, {self._length} keys)"
 
 
 def key_window(spec: ModelSpec, key: str) -> Window:

@@ -36,6 +36,8 @@ class FakeJob:
     resource: dict[str, Any]
     state: str = "DONE"
     error: dict[str, Any] | None = None
+    details: list[dict[str, Any]] = field(default_factory=list)
+    """Records after ``error`` in ``status.errors``."""
     rows: list[list[Any]] = field(default_factory=list)
     schema: list[dict[str, str]] = field(default_factory=list)
     polls_left: int = 0
@@ -53,6 +55,8 @@ class Outcome:
     """Create the job, then fail the HTTP call as if the response was lost."""
     job_error: str | None = None
     """The job is accepted but fails with this reason."""
+    job_errors: list[dict[str, Any]] = field(default_factory=list)
+    """Further records of the failed job's ``status.errors`` (a load's name the file)."""
     never_finishes: bool = False
 
 
@@ -152,6 +156,7 @@ class FakeBigQuery:
         job = FakeJob(resource=resource, rows=list(rows), schema=schema)
         if outcome.job_error:
             job.error = {"reason": outcome.job_error, "message": outcome.message}
+            job.details = list(outcome.job_errors)
         if outcome.never_finishes:
             job.state = "RUNNING"
             job.polls_left = 10**9
@@ -171,7 +176,7 @@ class FakeBigQuery:
         status: dict[str, Any] = {"state": job.state}
         if job.error and job.state == "DONE":
             status["errorResult"] = job.error
-            status["errors"] = [job.error]
+            status["errors"] = [job.error, *job.details]
         resource["status"] = status
         return resource
 

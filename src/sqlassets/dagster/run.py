@@ -118,19 +118,18 @@ def _batches(
     if spec.partitions is None:
         return [_Batch(tuple(names))]
     if spec.static_partitions is not None and partition is None:
-        keys = spec.static_partitions.keys
-        return [_Batch(tuple(names), partition_key=key, label=key) for key in keys]
+        static = spec.static_partitions.keys
+        return [_Batch(tuple(names), partition_key=key, label=key) for key in static]
     window = resolve_window(model, partition, start, end, now)
-    window_keys = list(window.keys)
-    size = spec.backfill.max_partitions or len(window_keys)
+    keys = window.keys  # computed one at a time: only each chunk's ends are read
+    size = spec.backfill.max_partitions or len(keys)
     batches = []
-    for index in range(0, len(window_keys), size):
-        chunk = window_keys[index : index + size]
-        label = chunk[0] if len(chunk) == 1 else f"{chunk[0]}..{chunk[-1]}"
-        if len(chunk) == 1:
-            batches.append(_Batch(tuple(names), partition_key=chunk[0], label=label))
+    for index in range(0, len(keys), size):
+        first, last = keys[index], keys[min(index + size, len(keys)) - 1]
+        if first == last:
+            batches.append(_Batch(tuple(names), partition_key=first, label=first))
         else:
-            batches.append(_Batch(tuple(names), key_range=(chunk[0], chunk[-1]), label=label))
+            batches.append(_Batch(tuple(names), key_range=(first, last), label=f"{first}..{last}"))
     return batches
 
 
@@ -292,14 +291,14 @@ def _run_batch(
         outcome.windows.append(batch.label)
         if outcome.status is Status.SKIPPED:
             outcome.message = outcome.message or "not run (an upstream step failed)"
-    counted: set[str] = set()
-    for event in result.get_asset_materialization_events():
-        name = names_by_key.get(event.asset_key) if event.asset_key else None
-        if name is None or name in counted:
-            # A range run records one event per partition, all from the same step.
+    by_step = {op_name(keys[name]): name for name in batch.names}
+    for event in result.all_events:
+        output = event.step_output_data if event.is_successful_output else None
+        name = by_step.get(event.step_key or "")
+        if output is None or name is None:
             continue
-        counted.add(name)
-        metadata = event.materialization.metadata
+        # One output per asset step: its metadata is the materialization's, once per run.
+        metadata = output.metadata
         outcome = outcomes[name]
         if outcome.status is not Status.FAILED:
             outcome.status = Status.MATERIALIZED

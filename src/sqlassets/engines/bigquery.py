@@ -481,6 +481,14 @@ class BigQueryEngine(Engine):
                         break
         except api_exceptions.GoogleAPICallError as error:
             failure = _engine_error(error, context, identifier, sql)
+            if uris:
+                # The job's error records name the file (``location``) and the row's offset.
+                records = list(getattr(query_job, "errors", None) or []) + list(
+                    getattr(error, "errors", None) or []
+                )
+                described = describe_load_failure(records, uris)
+                if described is not None:
+                    failure.message = f"{context.asset}: {failure.reason}: {described}"
             if not lost_create_race(action, failure):
                 raise failure from None
         except BaseException:
@@ -1006,6 +1014,35 @@ def _int(value: Any) -> int | None:
 def _message(error: BaseException) -> str:
     text = str(getattr(error, "message", "") or error)
     return text.strip().splitlines()[0] if text.strip() else type(error).__name__
+
+
+_READING_PREFIX = re.compile(r"^(?:Query error: )?Error while reading data, error message: ")
+_POSITION = re.compile(r"(?:starting at (?:position|location):? ?)(?P<offset>\d+)")
+_FILE_SUFFIX = re.compile(r"\s*;?\s*File: gs://\S+\s*$")
+
+
+def describe_load_failure(records: Sequence[Mapping[str, Any]], uris: Sequence[str]) -> str | None:
+    """What a failed load's error records say, naming the file and the row's byte offset.
+
+    BigQuery puts the offending file in a record's ``location`` (or a message's
+    ``File: gs://…``) and the row as a byte offset ("starting at position: 812");
+    the job's own message ("too many errors, giving up") names neither.
+    """
+    for record in records:
+        message = str(record.get("message", ""))
+        location = str(record.get("location", "") or "")
+        named = re.search(r"File: (gs://\S+)", message)
+        uri = location if location.startswith("gs://") else named.group(1) if named else None
+        if uri is None:
+            continue
+        detail = _FILE_SUFFIX.sub("", _READING_PREFIX.sub("", message)).strip().rstrip(".")
+        position = _POSITION.search(message)
+        at = f", the row at byte {position.group('offset')}" if position else ""
+        return (
+            f"cannot load {uri}{at}: {detail}; fix the file (or the model's @format and "
+            "columns) and run again: nothing was written"
+        )
+    return None
 
 
 def _engine_error(

@@ -8,6 +8,7 @@ transaction, so a failed statement leaves every table as it was.
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import threading
@@ -54,7 +55,22 @@ _LOCK_POLL_S = 0.1
 
 _READERS = {
     "PARQUET": ("read_parquet", ()),
-    "CSV": ("read_csv", (("header", exp.true()),)),
+    # BigQuery's CSV dialect, fixed rather than sniffed: a row with one value too many
+    # (or too few), or a quote left open, fails as BigQuery's load fails, where
+    # DuckDB's sniffer would otherwise read each line as one column, or skip the
+    # leading lines that do not fit the last ones.
+    "CSV": (
+        "read_csv",
+        (
+            ("header", exp.true()),
+            ("skip", exp.Literal.number(0)),
+            ("delim", exp.Literal.string(",")),
+            ("quote", exp.Literal.string('"')),
+            ("escape", exp.Literal.string('"')),
+            ("strict_mode", exp.true()),
+            ("null_padding", exp.false()),
+        ),
+    ),
     "JSON": ("read_json", (("format", exp.Literal.string("newline_delimited")),)),
 }
 
@@ -204,23 +220,28 @@ class DuckDBEngine(Engine):
         return local.as_posix()
 
     def _describe(self, error: duckdb.Error, job: Job) -> str:
-        """DuckDB's first line; for a load, also the file (URI and local path) and line."""
+        """DuckDB's first line; for a load, also the file (URI and local path), line and cause."""
         message = _first_line(error)
         if not job.uris:
             return message
         text = str(error)
-        detail = next((ln for ln in text.splitlines() if "Could not convert" in ln), None)
-        if detail is not None:
-            message = f"{message}: {detail.strip()}"
         found = _FILE_IN_ERROR.search(text)
-        line = _LINE_IN_ERROR.search(text)
+        numbered = _LINE_IN_ERROR.search(text)
+        line = numbered.group("line") if numbered is not None else None
+        if line is not None:
+            message = _csv_cause(text) or message
+        elif found is not None and "Error when sniffing file" in text:
+            # A bad row among the sniffed ones: DuckDB names no line, so find it.
+            bad = _first_bad_row(Path(found.group("path")))
+            if bad is not None:
+                line, message = str(bad[0]), bad[1]
         where = "the files of " + ", ".join(job.uris[:3]) + (" …" if len(job.uris) > 3 else "")
         if found is not None:
             local = found.group("path")
             root = self.gcs_root.as_posix().rstrip("/") + "/"
             uri = "gs://" + local.removeprefix(root) if local.startswith(root) else local
             where = f"{uri} ({local})"
-        at = f", line {line.group('line')}" if line is not None else ""
+        at = f", line {line}" if line is not None else ""
         return (
             f"cannot load {where}{at}: {message}; fix the file (or the model's @format and "
             "columns) and run again: nothing was written"
@@ -533,8 +554,51 @@ def _schemas(statement: exp.Expression) -> list[str]:
     return []
 
 
-_FILE_IN_ERROR = re.compile(r'(?:file = |file "|Current file: )(?P<path>[^"\n]+?)"?(?:\n|$)')
+_FILE_IN_ERROR = re.compile(r'(?:file = |file "|Current file: )(?P<path>[^"\n]+?)"?\.?(?:\n|$)')
 _LINE_IN_ERROR = re.compile(r"Line: (?P<line>\d+)")
+_COLUMN_COUNT = re.compile(r"Expected Number of Columns: (?P<expected>\d+) Found: (?P<found>\d+)")
+_UNCLOSED_QUOTE = "a quoted value is not closed, or text follows its closing quote"
+
+
+def _values_for_columns(found: int, expected: int) -> str:
+    return f"{found} values in a row of a file whose header has {expected} columns"
+
+
+def _csv_cause(text: str) -> str | None:
+    """The cause of a DuckDB CSV error, in BigQuery's terms where they differ."""
+    for line in text.splitlines():
+        if "Could not convert" in line:
+            return line.strip()
+    count = _COLUMN_COUNT.search(text)
+    if count is not None:
+        return _values_for_columns(int(count.group("found")), int(count.group("expected")))
+    if "unterminated quote" in text:
+        return _UNCLOSED_QUOTE
+    return None
+
+
+def _first_bad_row(path: Path) -> tuple[int, str] | None:
+    """``(line, cause)`` of the first row of a CSV file that BigQuery's reader would refuse.
+
+    Only on the failure path, when DuckDB's sniffer refused the file without a line.
+    """
+    try:
+        with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+            reader = csv.reader(handle, delimiter=",", quotechar='"', strict=True)
+            width: int | None = None
+            start = 1
+            try:
+                for row in reader:
+                    if row and width is None:
+                        width = len(row)
+                    elif row and len(row) != width:
+                        return start, _values_for_columns(len(row), width or 0)
+                    start = reader.line_num + 1
+            except csv.Error:
+                return start, _UNCLOSED_QUOTE
+    except OSError:
+        return None
+    return None
 
 
 def _own_statements(job: Job) -> list[exp.Expression]:
