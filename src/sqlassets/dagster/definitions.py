@@ -22,6 +22,7 @@ from sqlassets.project import Project, load_project
 from sqlassets.runner import OnEvent, physical_tables
 from sqlassets.schemas import KnownSchemas
 from sqlassets.spec.checks import describe_check
+from sqlassets.spec import TableRef
 
 from .executor import make_threaded_executor
 from .materialize import FULL_REFRESH_TAG, asset_body
@@ -97,20 +98,25 @@ def definitions_for(
             spec = spec.replace_attributes(description=described)
         assets.append(_asset(project, model, spec, translator, chosen, on_event))
     for ref in project.graph.sources:
-        assets.append(
-            dg.AssetSpec(
-                key=source_keys[str(ref)],
-                description=f"External source `{ref}`, read by sqlassets models.",
-                group_name="external_sources",
-                kinds={engine.name},
-            )
-        )
+        assets.append(_source_spec(ref, source_keys[str(ref)], engine.name))
     return dg.Definitions(
         assets=assets,
         schedules=schedules_for(project, keys, translator),
         resources={**default_resources(chosen), **(resources or {})},
         # Steps in threads (each waits on a remote job); an embedded engine: one at a time.
         executor=make_threaded_executor(engine.concurrent_jobs(chosen.settings)),
+    )
+
+
+def _source_spec(ref: TableRef, key: dg.AssetKey, engine: str) -> dg.AssetSpec:
+    """The external asset of a source table; a wildcard keeps its table pattern as metadata."""
+    what = "wildcard source" if ref.is_wildcard else "source"
+    return dg.AssetSpec(
+        key=key,
+        description=f"External {what} `{ref}`, read by sqlassets models.",
+        group_name="external_sources",
+        kinds={engine},
+        metadata={"sqlassets/table_pattern": str(ref)} if ref.is_wildcard else None,
     )
 
 
