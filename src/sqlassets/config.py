@@ -25,6 +25,7 @@ from sqlassets.values import PROJECT_ID, InvalidValue, parse_bytes
 
 DEFAULT_TARGET = "local"
 TARGET_ENV = "SQLASSETS_TARGET"
+STRICT_ENV = "SQLASSETS_STRICT"
 _ENV_REF = re.compile(r"env:(?P<name>[A-Za-z_][A-Za-z0-9_]*)")
 _DATASET_AFFIX = re.compile(r"[A-Za-z0-9_]*")
 
@@ -84,7 +85,7 @@ class BigQueryTarget(_Target):
 
 Target = Annotated[DuckDBTarget | BigQueryTarget, Field(discriminator="engine")]
 _TARGET_TYPES: dict[str, type[_Target]] = {"duckdb": DuckDBTarget, "bigquery": BigQueryTarget}
-_TOP_KEYS = ("sql_dir", "target", "targets", "cache_dir")
+_TOP_KEYS = ("sql_dir", "target", "targets", "cache_dir", "strict")
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,15 @@ class Config:
     """Problems with targets found at load (each also raised when the target is selected)."""
     cache_dir: Path | None = None
     """``cache_dir``: the analysis cache folder (None: the default, ``.sqlassets/cache``)."""
+    strict: bool = False
+    """``strict``: one file in error stops every model (default: only that file's models)."""
+
+    def is_strict(self, environ: Mapping[str, str] | None = None) -> bool:
+        """``$SQLASSETS_STRICT`` (``1``, ``true``, ``yes``; else off) if set, else ``strict``."""
+        value = (environ if environ is not None else os.environ).get(STRICT_ENV, "").strip()
+        if not value:
+            return self.strict
+        return value.lower() in ("1", "true", "yes", "on")
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -202,6 +212,9 @@ def load_config(
         not isinstance(cache_dir_value, str) or not cache_dir_value
     ):
         raise ConfigError("`cache_dir` must be a folder path", located("cache_dir"))
+    strict = table.get("strict", False)
+    if not isinstance(strict, bool):
+        raise ConfigError("`strict` must be true or false", located("strict"))
     config = Config(
         root=root,
         sql_dir=(root / sql_dir_value).resolve(),
@@ -210,6 +223,7 @@ def load_config(
         source=source,
         display_base=display_base,
         cache_dir=None if cache_dir_value is None else root / Path(cache_dir_value).expanduser(),
+        strict=strict,
     )
     diagnostics = _target_diagnostics(config, environ or os.environ)
     if default is not None and default not in config.target_names:
