@@ -217,11 +217,15 @@ class DuckDBEngine(Engine):
                 expressions=[exp.Star(), suffix],
                 from_=exp.From(this=exp.table_(name, db=schema, quoted=True)),
             )
-            union = select if union is None else exp.Union(
-                this=union, expression=select, distinct=False, by_name=True
+            union = (
+                select
+                if union is None
+                else exp.Union(this=union, expression=select, distinct=False, by_name=True)
             )
         alias = table.alias or table.name
-        return exp.Subquery(this=union, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+        return exp.Subquery(
+            this=union, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))
+        )
 
     def render(self, job: Job) -> str:
         """The DuckDB SQL of every statement of ``job``."""
