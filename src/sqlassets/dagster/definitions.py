@@ -22,8 +22,8 @@ from sqlassets.loader import Model
 from sqlassets.project import BrokenFile, Project, load_project
 from sqlassets.runner import OnEvent, physical_tables
 from sqlassets.schemas import KnownSchemas
-from sqlassets.spec.checks import describe_check
 from sqlassets.spec import TableRef
+from sqlassets.spec.checks import describe_check
 
 from .executor import make_threaded_executor
 from .materialize import FULL_REFRESH_TAG, asset_body

@@ -195,8 +195,11 @@ class DuckDBEngine(Engine):
         return tree
 
     def _wildcard_union(self, table: exp.Table) -> exp.Expression:
-        """``ds.events_*`` as ``(SELECT *, '<suffix>' AS _TABLE_SUFFIX FROM ds.events_<suffix>
-        UNION ALL BY NAME …) AS <alias>``, like BigQuery's wildcard table."""
+        """A wildcard table as the union of the tables it matches, like BigQuery's.
+
+        ``ds.events_*`` is ``(SELECT *, '<suffix>' AS _TABLE_SUFFIX FROM
+        ds.events_<suffix> UNION ALL BY NAME …) AS <alias>``.
+        """
         prefix = table.name[:-1]
         schema = table.db or "main"
         with self._lock:
