@@ -448,6 +448,8 @@ def _load_valid_project(project_dir: Path | None) -> Project:
 
     try:
         usable = project.without_broken()
+        if not usable.models:  # nothing valid is left to work with
+            raise ProjectError(list(project.errors))
     except ProjectError:
         for diagnostic in project.errors:
             click.echo(str(diagnostic), err=True)
