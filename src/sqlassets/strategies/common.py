@@ -112,15 +112,22 @@ def without_self_reads(
 
     ``(SELECT CAST(NULL AS t) AS c, … LIMIT 0) AS alias``: what a model reading
     its own table sees before the table exists, so the table can be created
-    from the query's schema. A column without a type is a bare ``NULL``.
+    from the query's schema. A column without a type stays out of the relation
+    and its reads (``alias.column``) become a bare ``NULL``, which takes any
+    type (in a relation BigQuery would make it an INT64).
     """
     tree = tree.copy()
-    for table in self_reads(tree, target):
+    untyped = {name.lower() for name, kind in columns if kind is None}
+    reads = self_reads(tree, target)
+    aliases = {table.alias_or_name for table in reads}
+    for column in list(tree.find_all(exp.Column)):
+        if column.table in aliases and column.name.lower() in untyped:
+            column.replace(exp.null())
+    for table in reads:
         projection = [
-            exp.alias_(
-                exp.null() if kind is None else exp.Cast(this=exp.null(), to=kind.copy()), name
-            )
+            exp.alias_(exp.Cast(this=exp.null(), to=kind.copy()), name)
             for name, kind in columns
+            if kind is not None
         ]
         empty_relation = exp.Select(
             expressions=projection or [exp.alias_(exp.null(), "_")],
