@@ -445,12 +445,32 @@ def _load_valid_project(project_dir: Path | None) -> Project:
         project = load_project(project_dir)
     except ConfigError as error:
         _fail_config(error)
-    if project.errors:
+    from sqlassets.errors import ProjectError
+
+    try:
+        usable = project.without_broken()
+        if not usable.models:  # nothing valid is left to work with
+            raise ProjectError(list(project.errors))
+    except ProjectError:
         for diagnostic in project.errors:
             click.echo(str(diagnostic), err=True)
         click.echo(f"{len(project.errors)} error(s); fix them first (`sqlassets lint`)", err=True)
         sys.exit(EXIT_FINDINGS)
-    return project
+    for file in usable.broken:
+        click.echo(f"warning: {file.path} has errors and is left out:", err=True)
+        for diagnostic in file.diagnostics:
+            click.echo(f"  {diagnostic}", err=True)
+    if usable.blocked:
+        click.echo(
+            f"warning: left out as they read a broken file: {', '.join(usable.blocked)}", err=True
+        )
+    if usable.broken:
+        click.echo(
+            "warning: every other model works; fix the files (`sqlassets lint`), or set "
+            "strict = true in [tool.sqlassets] (or SQLASSETS_STRICT=1) to stop on any error",
+            err=True,
+        )
+    return usable
 
 
 def _usage(message: str) -> NoReturn:

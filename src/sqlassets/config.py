@@ -33,6 +33,7 @@ from sqlassets.values import (
 
 DEFAULT_TARGET = "local"
 TARGET_ENV = "SQLASSETS_TARGET"
+STRICT_ENV = "SQLASSETS_STRICT"
 _ENV_REF = re.compile(r"env:(?P<name>[A-Za-z_][A-Za-z0-9_]*)")
 _DATASET_AFFIX = re.compile(r"[A-Za-z0-9_]*")
 
@@ -92,7 +93,7 @@ class BigQueryTarget(_Target):
 
 Target = Annotated[DuckDBTarget | BigQueryTarget, Field(discriminator="engine")]
 _TARGET_TYPES: dict[str, type[_Target]] = {"duckdb": DuckDBTarget, "bigquery": BigQueryTarget}
-_TOP_KEYS = ("sql_dir", "target", "targets", "cache_dir", "observe_cron", "sources")
+_TOP_KEYS = ("sql_dir", "target", "targets", "cache_dir", "observe_cron", "sources", "strict")
 _SOURCE_KEYS = ("freshness",)
 
 
@@ -115,6 +116,15 @@ class Config:
     """``observe_cron``: when the observation schedule runs (None: daily, stopped by default)."""
     source_freshness: Mapping[str, Freshness] = field(default_factory=dict)
     """``[tool.sqlassets.sources."dataset.table"] freshness``: by source name."""
+    strict: bool = False
+    """``strict``: one file in error stops every model (default: only that file's models)."""
+
+    def is_strict(self, environ: Mapping[str, str] | None = None) -> bool:
+        """``$SQLASSETS_STRICT`` (``1``, ``true``, ``yes``; else off) if set, else ``strict``."""
+        value = (environ if environ is not None else os.environ).get(STRICT_ENV, "").strip()
+        if not value:
+            return self.strict
+        return value.lower() in ("1", "true", "yes", "on")
 
     @property
     def target_names(self) -> tuple[str, ...]:
@@ -222,6 +232,9 @@ def load_config(
         raise ConfigError(
             "`observe_cron` must be a cron expression such as `0 * * * *`", located("observe_cron")
         )
+    strict = table.get("strict", False)
+    if not isinstance(strict, bool):
+        raise ConfigError("`strict` must be true or false", located("strict"))
     config = Config(
         root=root,
         sql_dir=(root / sql_dir_value).resolve(),
@@ -231,6 +244,7 @@ def load_config(
         display_base=display_base,
         cache_dir=None if cache_dir_value is None else root / Path(cache_dir_value).expanduser(),
         observe_cron=None if observe_cron is None else " ".join(observe_cron.split()),
+        strict=strict,
     )
     freshness, diagnostics = _source_freshness(config, table.get("sources", {}), located)
     config = dataclasses.replace(config, source_freshness=freshness)

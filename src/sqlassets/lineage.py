@@ -9,6 +9,8 @@ guessed.
 
 from __future__ import annotations
 
+import logging
+
 from sqlglot import expressions as exp
 from sqlglot.optimizer.scope import Scope, build_scope
 
@@ -17,16 +19,23 @@ ColumnSources = dict[str, tuple[tuple[str, str], ...]]
 
 _MAX_DEPTH = 32
 
+_log = logging.getLogger(__name__)
+
 
 def column_sources(query: exp.Expr) -> ColumnSources:
-    """The source columns of every output column of ``query`` (the final SELECT)."""
+    """The source columns of every output column of ``query`` (the final SELECT).
+
+    Never raises: a column sqlglot's scopes cannot trace (``Alias already
+    used`` for ``UNNEST(events) AS events``…) is left out, with a debug log.
+    """
     try:
         root = build_scope(query)
-    except Exception:
+        if root is None:
+            return {}
+        scope, select = _leftmost(root)
+    except Exception as error:
+        _log.debug("no column lineage: %s", error)
         return {}
-    if root is None:
-        return {}
-    scope, select = _leftmost(root)
     if select is None:
         return {}
     result: ColumnSources = {}
@@ -36,8 +45,12 @@ def column_sources(query: exp.Expr) -> ColumnSources:
         ):
             continue
         found: set[tuple[str, str]] = set()
-        for column in _own_columns(projection, select):
-            found |= _trace(scope, column.table, column.name, 0)
+        try:
+            for column in _own_columns(projection, select):
+                found |= _trace(scope, column.table, column.name, 0)
+        except Exception as error:
+            _log.debug("no column lineage for %s: %s", projection.alias_or_name, error)
+            continue
         result[projection.alias_or_name] = tuple(sorted(found))
     return result
 

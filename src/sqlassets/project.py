@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from itertools import repeat
 from pathlib import Path
 
@@ -45,11 +45,81 @@ class Project:
         """The diagnostics that make the project unusable."""
         return tuple(d for d in self.diagnostics if d.is_error)
 
+    broken: tuple[BrokenFile, ...] = field(default=())
+    """Files in error left out by :meth:`without_broken` (empty otherwise)."""
+    blocked: tuple[str, ...] = field(default=())
+    """Valid models left out by :meth:`without_broken` because they read a broken file's table."""
+
     def raise_for_errors(self) -> Project:
         """Raise :class:`ProjectError` listing every error; return self if there is none."""
         if self.errors:
             raise ProjectError(list(self.errors))
         return self
+
+    def broken_files(self) -> tuple[BrokenFile, ...]:
+        """Each model file with an error, with its errors, by path."""
+        files = {display_path(path, self.config.display_base): path for path in self.files}
+        found: dict[str, list[Diagnostic]] = {}
+        for diagnostic in self.errors:
+            if diagnostic.location.path in files:
+                found.setdefault(diagnostic.location.path, []).append(diagnostic)
+        broken = []
+        for shown, diagnostics in sorted(found.items()):
+            parts = relative_path(files[shown], self.config.sql_dir).with_suffix("").parts
+            name = ".".join(parts) if len(parts) == 2 else None
+            broken.append(BrokenFile(shown, name, tuple(diagnostics)))
+        return tuple(broken)
+
+    def without_broken(self, strict: bool | None = None, downstream: bool = False) -> Project:
+        """The project without its files in error, so that every other model still runs.
+
+        Left out: each file with an error and, unless ``downstream``, every
+        model reading (directly or not) a table a broken file names; they are
+        listed in ``broken`` and ``blocked``. Raises :class:`ProjectError` in
+        ``strict`` mode (default: :meth:`Config.is_strict`) when anything is in
+        error, and always for errors outside model files (the configuration).
+        """
+        if not self.errors:
+            return self
+        if self.config.is_strict() if strict is None else strict:
+            self.raise_for_errors()
+        broken = self.broken_files()
+        located = {diagnostic for file in broken for diagnostic in file.diagnostics}
+        if any(diagnostic not in located for diagnostic in self.errors):
+            self.raise_for_errors()
+        paths = {file.path for file in broken}
+        names = {file.name for file in broken if file.name}
+        models = {name: m for name, m in self.models.items() if m.path not in paths}
+        blocked: list[str] = []
+        if not downstream:
+            for name in self.graph.order:  # parents first
+                model = models.get(name)
+                if model is None:
+                    continue
+                reads = {parent for parent in self.graph.upstream[name]}
+                reads |= {ref.name for ref in self.graph.external[name]}
+                if reads & names:
+                    names.add(name)
+                    blocked.append(name)
+                    del models[name]
+        graph = build_graph(models.values())
+        if graph.diagnostics:  # pragma: no cover - every graph error is located in a broken file
+            self.raise_for_errors()
+        return replace(self, graph=graph, broken=broken, blocked=tuple(sorted(blocked)))
+
+
+@dataclass(frozen=True)
+class BrokenFile:
+    """A model file with errors: where it is, the table its path names, and its errors."""
+
+    path: str
+    name: str | None
+    """``dataset.table`` from ``sql/<dataset>/<table>.sql`` (None for another layout)."""
+    diagnostics: tuple[Diagnostic, ...]
+
+    def describe(self) -> str:
+        """Its errors, one per line."""
+        return "\n".join(str(diagnostic) for diagnostic in self.diagnostics)
 
 
 PARALLEL_FROM = 500

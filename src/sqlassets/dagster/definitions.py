@@ -8,8 +8,9 @@ so a single-run backfill is one statement per asset.
 
 from __future__ import annotations
 
+import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,10 @@ import dagster as dg
 
 from sqlassets.job import table_name
 from sqlassets.loader import Model
-from sqlassets.project import Project, load_project
+from sqlassets.project import BrokenFile, Project, load_project
 from sqlassets.runner import OnEvent, physical_tables
 from sqlassets.schemas import KnownSchemas
+from sqlassets.spec import TableRef
 from sqlassets.spec.checks import describe_check
 
 from .executor import make_threaded_executor
@@ -46,9 +48,12 @@ def build_definitions(
     ``BigQueryResource``; one is made from the target if none is given);
     DuckDB targets the resource under ``duckdb``. ``translator`` shapes the
     assets (keys, groups, metadata…); ``resources`` replace the default ones.
-    Raises ``ProjectError`` when a model has errors (see ``sqlassets lint``).
+    A file in error does not stop the others: it becomes an asset whose
+    materialization and check fail with its located errors, and every valid
+    model loads (``strict`` in [tool.sqlassets] or ``$SQLASSETS_STRICT=1``:
+    raises ``ProjectError`` instead, as for errors in the configuration).
     """
-    project = load_project(Path(project_dir), lineage=True).raise_for_errors()
+    project = load_project(Path(project_dir), lineage=True).without_broken(downstream=True)
     return definitions_for(project, target, translator, resources)
 
 
@@ -77,6 +82,7 @@ def definitions_for(
         model_name: translator.get_asset_key(model) for model_name, model in project.models.items()
     }
     source_keys = {str(ref): translator.get_source_key(ref) for ref in project.graph.sources}
+    broken = _broken_keys(project.broken, keys.values())
 
     upstream = _dagster_upstream(project, translator)
     notes = _unwalkable_notes(project, upstream, translator)
@@ -98,14 +104,9 @@ def definitions_for(
             spec = spec.replace_attributes(description=described)
         assets.append(_asset(project, model, spec, translator, chosen, on_event))
     for ref in project.graph.sources:
-        assets.append(
-            dg.AssetSpec(
-                key=source_keys[str(ref)],
-                description=f"External source `{ref}`, read by sqlassets models.",
-                group_name="external_sources",
-                kinds={engine.name},
-            )
-        )
+        if source_keys[str(ref)] not in broken.values():  # a broken file's asset stands for it
+            assets.append(_source_spec(ref, source_keys[str(ref)], engine.name))
+    assets += [_broken_asset(file, broken[file.path]) for file in project.broken]
     observe_job = observation_job(project, {**keys, **source_keys}, chosen)
     checks, sensors = freshness_checks(freshness_rules(project, keys, source_keys))
     return dg.Definitions(
@@ -120,6 +121,73 @@ def definitions_for(
         resources={**default_resources(chosen), **(resources or {})},
         # Steps in threads (each waits on a remote job); an embedded engine: one at a time.
         executor=make_threaded_executor(engine.concurrent_jobs(chosen.settings)),
+    )
+
+
+def _broken_keys(
+    broken: Iterable[BrokenFile], taken: Iterable[dg.AssetKey]
+) -> dict[str, dg.AssetKey]:
+    """The asset key of each broken file: its table's, else one from its path.
+
+    ``["dataset", "table"]`` when its path names a table no valid model has
+    (readers then depend on it); ``["sqlassets_broken", "<path>"]`` otherwise.
+    """
+    used = set(taken)
+    keys: dict[str, dg.AssetKey] = {}
+    for file in broken:
+        key = dg.AssetKey(file.name.split(".")) if file.name else None
+        if key is None or key in used:
+            key = dg.AssetKey(["sqlassets_broken", re.sub(r"[^A-Za-z0-9_]", "_", file.path)])
+        used.add(key)
+        keys[file.path] = key
+    return keys
+
+
+def _broken_asset(file: BrokenFile, key: dg.AssetKey) -> dg.AssetsDefinition:
+    """An asset for a file in error: its materialization and its check fail with the errors."""
+    errors = file.describe()
+    check = dg.AssetCheckSpec(
+        name="file_is_valid",
+        asset=key,
+        description=f"{file.path} loads without errors (`sqlassets lint`).",
+    )
+
+    @dg.multi_asset(
+        name=op_name(key),
+        specs=[
+            dg.AssetSpec(
+                key=key,
+                description=f"**{file.path} has errors**; fix them (`sqlassets lint`):\n\n"
+                f"```\n{errors}\n```",
+                group_name="broken_files",
+                metadata={"sqlassets/path": file.path, "sqlassets/errors": errors},
+            )
+        ],
+        check_specs=[check],
+        can_subset=False,
+    )
+    def broken_file() -> Iterator[Any]:
+        yield dg.AssetCheckResult(
+            asset_key=key,
+            check_name=check.name,
+            passed=False,
+            description=errors,
+            metadata={"path": file.path},
+        )
+        raise dg.Failure(description=f"{file.path} has errors:\n{errors}")
+
+    return broken_file
+
+
+def _source_spec(ref: TableRef, key: dg.AssetKey, engine: str) -> dg.AssetSpec:
+    """The external asset of a source table; a wildcard keeps its table pattern as metadata."""
+    what = "wildcard source" if ref.is_wildcard else "source"
+    return dg.AssetSpec(
+        key=key,
+        description=f"External {what} `{ref}`, read by sqlassets models.",
+        group_name="external_sources",
+        kinds={engine},
+        metadata={"sqlassets/table_pattern": str(ref)} if ref.is_wildcard else None,
     )
 
 

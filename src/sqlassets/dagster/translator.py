@@ -68,9 +68,13 @@ class SqlAssetsTranslator:
         return dg.AssetKey([model.spec.name.dataset, model.spec.name.table])
 
     def get_source_key(self, ref: TableRef) -> dg.AssetKey:
-        """The key of an external source (a table that is not a model)."""
+        """The key of an external source (a table that is not a model).
+
+        A wildcard table's ``*`` becomes ``_wildcard`` (Dagster names allow
+        letters, digits and ``_``): ``ga.events_*`` is ``["ga", "events__wildcard"]``.
+        """
         parts = [ref.project] if ref.project else []
-        return dg.AssetKey([*parts, ref.dataset, ref.table])
+        return dg.AssetKey([*parts, ref.dataset, ref.table.replace("*", "_wildcard")])
 
     def get_group_name(self, model: Model) -> str:
         """``@group``, else the dataset."""

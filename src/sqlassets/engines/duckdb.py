@@ -201,6 +201,52 @@ class DuckDBEngine(Engine):
             return self._load(tree)
         return _rewrite(tree)
 
+    def _runnable(
+        self, statement: exp.Expression, parameters: dict[str, QueryParameter]
+    ) -> exp.Expression:
+        """``translate``, then each wildcard table as the union of the tables it matches now."""
+        tree = self.translate(statement, parameters)
+        wildcards = [table for table in tree.find_all(exp.Table) if table.name.endswith("*")]
+        for table in wildcards:
+            table.replace(self._wildcard_union(table))
+        return tree
+
+    def _wildcard_union(self, table: exp.Table) -> exp.Expression:
+        """A wildcard table as the union of the tables it matches, like BigQuery's.
+
+        ``ds.events_*`` is ``(SELECT *, '<suffix>' AS _TABLE_SUFFIX FROM
+        ds.events_<suffix> UNION ALL BY NAME …) AS <alias>``.
+        """
+        prefix = table.name[:-1]
+        schema = table.db or "main"
+        with self._lock:
+            rows = self.connection.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+                [schema],
+            ).fetchall()
+        names = sorted(str(row[0]) for row in rows if str(row[0]).startswith(prefix))
+        if not names:
+            raise EngineError(
+                f"the wildcard table `{schema}.{table.name}` matches no table on DuckDB: "
+                f"create at least one `{schema}.{prefix}<suffix>` table first"
+            )
+        union: exp.Query | None = None
+        for name in names:
+            suffix = exp.alias_(exp.Literal.string(name[len(prefix) :]), "_TABLE_SUFFIX")
+            select = exp.Select(
+                expressions=[exp.Star(), suffix],
+                from_=exp.From(this=exp.table_(name, db=schema, quoted=True)),
+            )
+            union = (
+                select
+                if union is None
+                else exp.Union(this=union, expression=select, distinct=False, by_name=True)
+            )
+        alias = table.alias or table.name
+        return exp.Subquery(
+            this=union, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True))
+        )
+
     def render(self, job: Job) -> str:
         """The DuckDB SQL of every statement of ``job``."""
         parameters = {parameter.name: parameter for parameter in job.parameters}
@@ -280,7 +326,7 @@ class DuckDBEngine(Engine):
     def execute(self, job: Job, context: JobContext) -> JobResult:
         """Run every statement of ``job`` in one transaction."""
         parameters = {parameter.name: parameter for parameter in job.parameters}
-        statements = [self.translate(statement, parameters) for statement in _own_statements(job)]
+        statements = [self._runnable(statement, parameters) for statement in _own_statements(job)]
         texts = [statement.sql(DIALECT) for statement in statements]
         sql = ";\n".join(texts)
         schemas = {schema for statement in statements for schema in _schemas(statement)}
@@ -335,7 +381,10 @@ class DuckDBEngine(Engine):
         parameters = {parameter.name: parameter for parameter in job.parameters}
         results = []
         for statement in job.statements:
-            tree = self.translate(statement, parameters)
+            try:
+                tree = self._runnable(statement, parameters)
+            except EngineError:
+                tree = self.translate(statement, parameters)
             sql = tree.sql(DIALECT)
             plan = None
             if isinstance(tree, exp.Query) or isinstance(tree.expression, exp.Query):
@@ -378,7 +427,7 @@ class DuckDBEngine(Engine):
         """
         bound = {parameter.name: parameter for parameter in parameters}
         head = [self.translate(statement, bound).sql(DIALECT) for statement in preamble]
-        tree = self.translate(query, bound)
+        tree = self._runnable(query, bound)
         with self._lock:
             connection = self.connection
             if head:
@@ -424,7 +473,7 @@ class DuckDBEngine(Engine):
         self, query: exp.Expression, parameters: Sequence[QueryParameter], context: JobContext
     ) -> dict[str, Any]:
         """Run a single-row query; more or fewer rows is an error."""
-        tree = self.translate(query, {parameter.name: parameter for parameter in parameters})
+        tree = self._runnable(query, {parameter.name: parameter for parameter in parameters})
         with self._lock:
             self._refuse_if_interrupted(context, tree.sql(DIALECT))
             try:

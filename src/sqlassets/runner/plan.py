@@ -31,7 +31,14 @@ from sqlassets.spec import (
     TableMaterialization,
     ViewMaterialization,
 )
-from sqlassets.strategies import drop_table, load_uris, parse_body, plan_jobs, rewrite_references
+from sqlassets.strategies import (
+    drop_table,
+    load_uris,
+    parse_body,
+    plan_jobs,
+    rewrite_references,
+    self_reads,
+)
 from sqlassets.strategies.common import bound_parameters
 from sqlassets.window import (
     Window,
@@ -45,7 +52,13 @@ from sqlassets.window import (
 )
 
 from .limits import limit_findings
-from .schema import changed_layout, check_partition_type, refresh_jobs, schema_jobs
+from .schema import (
+    changed_layout,
+    check_partition_type,
+    first_run_query,
+    refresh_jobs,
+    schema_jobs,
+)
 
 
 def physical_tables(project: Project, naming: Naming) -> dict[str, exp.Table]:
@@ -176,11 +189,19 @@ def model_jobs(
         jobs += prepare
     if incremental and check_schema and full_refresh:
         jobs += refresh_jobs(engine, target, spec)
+    probed = query
+    if incremental and check_schema and not exists and self_reads(query, target):
+        # The query reads the table it fills, which does not exist yet.
+        probed = first_run_query(engine, target, query, window, preamble, columns)
     if incremental and not columns:
         # `SELECT *`: ask the warehouse for the query's columns (a dry run, no data).
         parameters = list(window.parameters().values())
-        columns = tuple(engine.query_columns(query, parameters, preamble))
+        columns = tuple(engine.query_columns(probed, parameters, preamble))
     planned = plan_jobs(spec, target, window, query, columns, preamble, full_refresh)
+    if probed is not query:
+        # Created from the query's schema, never reading the missing table.
+        create = plan_jobs(spec, target, window, probed, columns, preamble, full_refresh)[0]
+        planned = [create if job.action == "create" else job for job in planned]
     return jobs + [job for job in planned if not (exists and job.action == "create")]
 
 

@@ -22,7 +22,7 @@ from sqlassets.spec import (
     ModelSpec,
     OnSchemaChange,
 )
-from sqlassets.strategies import add_columns, drop_table
+from sqlassets.strategies import add_columns, drop_table, self_columns, without_self_reads
 from sqlassets.window import Window
 
 
@@ -168,3 +168,50 @@ def loaded_columns(
                 "table with `sqlassets run --full-refresh`"
             )
     return [name for name, _ in staged]
+
+
+_PROBES = 4
+"""At most this many schema probes settle the columns of a table a model reads before it exists."""
+
+
+def first_run_query(
+    engine: Engine,
+    target: exp.Table,
+    query: exp.Expression,
+    window: Window,
+    preamble: Sequence[exp.Expression] = (),
+    columns: Sequence[str] | None = None,
+) -> exp.Expression:
+    """``query`` with its reads of ``target`` (a table not created yet) as an empty relation.
+
+    The table will hold the query's output, so the relation starts with the
+    output columns (``columns``) and those read through its aliases, untyped;
+    each probe of the query's schema types them, until nothing changes.
+    """
+    names = dict.fromkeys([*(columns or ()), *self_columns(query, target)])
+    guess: list[tuple[str, exp.DataType | None]] = [(name, None) for name in names]
+    parameters = list(window.parameters().values())
+    for _ in range(_PROBES):
+        candidate = without_self_reads(query, target, guess)
+        schema = engine.query_schema(candidate, parameters, preamble)
+        typed = {name.lower(): kind for name, kind in schema}
+        settled: list[tuple[str, exp.DataType | None]] = []
+        for name, kind in guess:
+            found = typed.pop(name.lower(), None)
+            settled.append((name, _data_type(found, engine.dialect) if found else kind))
+        settled += [
+            (name, _data_type(kind, engine.dialect))
+            for name, kind in schema
+            if name.lower() in typed
+        ]
+        if [(n, k and k.sql()) for n, k in settled] == [(n, k and k.sql()) for n, k in guess]:
+            break
+        guess = settled
+    return without_self_reads(query, target, guess)
+
+
+def _data_type(kind: str, dialect: str) -> exp.DataType | None:
+    """The type ``kind`` in the engine's notation; None for DuckDB's untyped ``NULL``."""
+    if kind.upper() == "NULL":
+        return None
+    return exp.DataType.build(kind, dialect=dialect)

@@ -33,7 +33,7 @@ from sqlassets.window import Window
 
 from .body import parse_body, rewrite_references
 from .checks import ChecksQuery, checks_query
-from .common import SOURCE_ALIAS, window_condition
+from .common import SOURCE_ALIAS, self_columns, self_reads, window_condition, without_self_reads
 from .ddl import add_columns, drop_table, replace_jobs
 from .load import load_jobs, load_uris, staged_overwrite, temp_table_name
 from .merge import incremental_jobs
@@ -109,7 +109,10 @@ __all__ = [
     "parse_body",
     "plan_jobs",
     "rewrite_references",
+    "self_columns",
+    "self_reads",
     "staged_overwrite",
     "temp_table_name",
     "window_condition",
+    "without_self_reads",
 ]

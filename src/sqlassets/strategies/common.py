@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sqlglot
 from sqlglot import expressions as exp
 
@@ -74,6 +76,66 @@ def subquery(query: exp.Expression, alias: str) -> exp.Subquery:
 def empty(query: exp.Expression) -> exp.Select:
     """``SELECT * FROM (query) WHERE FALSE``: the query's schema, no rows, no scan."""
     return exp.select(exp.Star()).from_(subquery(query, SOURCE_ALIAS)).where(exp.false())
+
+
+def _same_table(table: exp.Table, target: exp.Table) -> bool:
+    return (table.name, table.db, table.catalog) == (target.name, target.db, target.catalog)
+
+
+def self_reads(tree: exp.Expression, target: exp.Table) -> list[exp.Table]:
+    """The reads of ``target`` in ``tree`` (not the table a statement writes)."""
+    return [
+        table
+        for table in tree.find_all(exp.Table)
+        if _same_table(table, target)
+        and not (
+            table.arg_key == "this"
+            and isinstance(table.parent, exp.Create | exp.Insert | exp.Merge | exp.Delete)
+        )
+    ]
+
+
+def self_columns(tree: exp.Expression, target: exp.Table) -> list[str]:
+    """The columns ``tree`` reads from ``target`` through its aliases (``prev.first_seen``)."""
+    aliases = {table.alias_or_name for table in self_reads(tree, target)}
+    found = dict.fromkeys(
+        column.name
+        for column in tree.find_all(exp.Column)
+        if column.table in aliases and not isinstance(column.this, exp.Star)
+    )
+    return list(found)
+
+
+def without_self_reads(
+    tree: exp.Expression, target: exp.Table, columns: Sequence[tuple[str, exp.DataType | None]]
+) -> exp.Expression:
+    """``tree`` with each read of ``target`` replaced by an empty relation of ``columns``.
+
+    ``(SELECT CAST(NULL AS t) AS c, … LIMIT 0) AS alias``: what a model reading
+    its own table sees before the table exists, so the table can be created
+    from the query's schema. A column without a type stays out of the relation
+    and its reads (``alias.column``) become a bare ``NULL``, which takes any
+    type (in a relation BigQuery would make it an INT64).
+    """
+    tree = tree.copy()
+    untyped = {name.lower() for name, kind in columns if kind is None}
+    reads = self_reads(tree, target)
+    aliases = {table.alias_or_name for table in reads}
+    for column in list(tree.find_all(exp.Column)):
+        if column.table in aliases and column.name.lower() in untyped:
+            column.replace(exp.null())
+    for table in reads:
+        projection = [
+            exp.alias_(exp.Cast(this=exp.null(), to=kind.copy()), name)
+            for name, kind in columns
+            if kind is not None
+        ]
+        empty_relation = exp.Select(
+            expressions=projection or [exp.alias_(exp.null(), "_")],
+            limit=exp.Limit(expression=exp.Literal.number(0)),
+        )
+        table.replace(subquery(empty_relation, table.alias_or_name))
+    return tree
 
 
 def window_condition(partition_by: PartitionBy, qualifier: str) -> exp.Condition:
