@@ -147,7 +147,9 @@ def test_a_failed_bigquery_load_names_the_file_and_the_row_from_its_error_record
     client = bigquery.Client(project="acme", credentials=AnonymousCredentials(), _http=fake)
     engine = BigQueryEngine("acme", naming=Naming(project="acme"), client_factory=lambda: client)
     window = resolve_window(model, start="2024-01-01", end="2024-01-03")
-    (job,) = model_jobs(project, model, engine, window)
+    # Two days: the files are loaded into a staging table first (a LOAD DATA job).
+    job = model_jobs(project, model, engine, window)[0]
+    assert job.action == "stage"
     uri = "gs://land/orders/2024-01-02/orders.csv"
     fake.outcomes = [
         Outcome(
