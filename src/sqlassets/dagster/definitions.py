@@ -24,6 +24,7 @@ from sqlassets.schemas import KnownSchemas
 from sqlassets.spec.checks import describe_check
 
 from .executor import make_threaded_executor
+from .landing import GCS_RESOURCE_KEY, default_gcs_resource, landing_for
 from .materialize import FULL_REFRESH_TAG, asset_body
 from .resources import ChosenTarget, compute, default_resources
 from .schedules import schedules_for
@@ -105,10 +106,16 @@ def definitions_for(
                 kinds={engine.name},
             )
         )
+    landing = landing_for(project, keys, translator)
+    defaults = default_resources(chosen)
+    if landing.sensors:
+        defaults[GCS_RESOURCE_KEY] = default_gcs_resource(chosen)
     return dg.Definitions(
         assets=assets,
         schedules=schedules_for(project, keys, translator),
-        resources={**default_resources(chosen), **(resources or {})},
+        sensors=landing.sensors,
+        jobs=landing.jobs,
+        resources={**defaults, **(resources or {})},
         # Steps in threads (each waits on a remote job); an embedded engine: one at a time.
         executor=make_threaded_executor(engine.concurrent_jobs(chosen.settings)),
     )

@@ -17,6 +17,7 @@ rule, and found by:
 - SA105 ``sqlassets.header.parse_header`` (``_directive``, ``_stray_directives``)
 - SA106 ``sqlassets.spec.build.parse_directives`` and ``sqlassets.spec.build._resolve_name``
 - SA107 ``sqlassets.loader._body_shape`` and ``sqlassets.spec.build.build_spec``
+- SA109 ``sqlassets.spec.invariants.landing_without_time_partitions``
 - SA900 ``sqlassets.config.load_config``
 """
 
@@ -233,6 +234,29 @@ Found by ``sqlassets.loader._body_shape`` (the statements of the body) and
     "sqlassets.spec.build.build_spec",
 )
 
+LANDING_UNPARTITIONED = load_rule(
+    Code.LANDING_UNPARTITIONED,
+    """``@sensor`` or ``@retention_days`` on a load whose files are not chosen by partition.
+
+The file sensor requests a partition's run once that partition's files
+exist; the clean-up deletes the files of partitions older than N days. Both
+need time partitions and URIs with ``{start_date}`` or ``{partition_key}``:
+otherwise every run reads the same files.
+
+Anti-pattern::
+
+    -- @materialized: load
+    -- @uris: gs://landing/orders/*.parquet
+    -- @retention_days: 30
+
+Fix: partition the load (``@partitions: daily``, ``@start``, ``@partition_by``)
+and name each partition's files: ``gs://landing/orders/{start_date}/*.parquet``.
+
+Found by ``sqlassets.spec.invariants.landing_without_time_partitions``.
+""",
+    "sqlassets.spec.invariants.landing_without_time_partitions",
+)
+
 CONFIG = load_rule(
     Code.CONFIG,
     """An invalid target in ``[tool.sqlassets.targets.<name>]``.
@@ -263,6 +287,7 @@ RULES = (
     MISPLACED_DIRECTIVE,
     INVALID_NAME,
     BODY_SHAPE,
+    LANDING_UNPARTITIONED,
     CONFIG,
 )
 """The rules of this module, one per load-time code."""
