@@ -26,6 +26,7 @@ from sqlassets.spec import TableRef
 from sqlassets.spec.checks import describe_check
 
 from .executor import make_threaded_executor
+from .landing import GCS_RESOURCE_KEY, default_gcs_resource, landing_for
 from .materialize import FULL_REFRESH_TAG, asset_body
 from .observe import freshness_checks, freshness_rules, observation_job, observation_schedule
 from .resources import ChosenTarget, compute, default_resources
@@ -109,16 +110,20 @@ def definitions_for(
     assets += [_broken_asset(file, broken[file.path]) for file in project.broken]
     observe_job = observation_job(project, {**keys, **source_keys}, chosen)
     checks, sensors = freshness_checks(freshness_rules(project, keys, source_keys))
+    landing = landing_for(project, keys, translator)
+    defaults = default_resources(chosen)
+    if landing.sensors:
+        defaults[GCS_RESOURCE_KEY] = default_gcs_resource(chosen)
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
-        jobs=[observe_job],
+        jobs=[observe_job, *landing.jobs],
         schedules=[
             *schedules_for(project, keys, translator),
             observation_schedule(project, observe_job),
         ],
-        sensors=sensors,
-        resources={**default_resources(chosen), **(resources or {})},
+        sensors=[*sensors, *landing.sensors],
+        resources={**defaults, **(resources or {})},
         # Steps in threads (each waits on a remote job); an embedded engine: one at a time.
         executor=make_threaded_executor(engine.concurrent_jobs(chosen.settings)),
     )

@@ -233,7 +233,11 @@ def _materialization(given: GivenDirectives, materialized: Materialized) -> Mate
         if "uris" not in values:
             return None
         return LoadMaterialization(
-            uris=values["uris"], format=values.get("format", FileFormat.PARQUET)
+            uris=values["uris"],
+            format=values.get("format", FileFormat.PARQUET),
+            sensor=values.get("sensor"),
+            ready_marker=values.get("ready_marker"),
+            retention_days=values.get("retention_days"),
         )
     if materialized is Materialized.INSERT_OVERWRITE:
         return InsertOverwriteMaterialization(on_schema_change=on_schema_change)

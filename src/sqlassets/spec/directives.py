@@ -24,6 +24,7 @@ from sqlassets.spec.types import (
     Backfill,
     Cadence,
     FileFormat,
+    FileSensor,
     Granularity,
     Materialized,
     OnSchemaChange,
@@ -484,6 +485,52 @@ def _check_template(uri: str, offset: int) -> None:
             raise InvalidValue(error.message, offset + first.start()) from None
 
 
+_MARKER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
+_MIN_FILES = re.compile(r"min_files\s*=\s*(?P<n>\S*)")
+
+
+def _parse_sensor(value: str) -> FileSensor:
+    text = value.strip()
+    kind, _, rest = text.partition(" ")
+    if kind.lower() != "files":
+        raise InvalidValue(
+            f"`{kind}` is not a sensor: write `files` or `files min_files=N`"
+            f"{_suggest(kind, ('files',))}"
+        )
+    rest_at = len(value) - len(value.lstrip()) + len(kind) + 1
+    options = rest.strip()
+    if not options:
+        return FileSensor()
+    at = rest_at + len(rest) - len(rest.lstrip())
+    match = _MIN_FILES.fullmatch(options)
+    if match is None:
+        raise InvalidValue(f"`{options}` is not an option of `files`: write `min_files=N`", at)
+    number = match.group("n")
+    if not number.isdigit() or int(number) < 1:
+        raise InvalidValue(
+            f"min_files takes a whole number of at least 1, not `{number}`", at + match.start("n")
+        )
+    return FileSensor(min_files=int(number))
+
+
+def _parse_ready_marker(value: str) -> str:
+    text = value.strip()
+    if not _MARKER.fullmatch(text) or set(text) == {"."}:
+        raise InvalidValue(
+            f"`{text}` is not a marker file name: write a name such as `_SUCCESS` (letters, "
+            "digits, `_`, `-` and `.`, no `/` or wildcard); it is looked for next to each "
+            "URI's files"
+        )
+    return text
+
+
+def _parse_retention_days(value: str) -> int:
+    text = value.strip()
+    if not text.isdigit() or int(text) < 1 or int(text) > 36500:
+        raise InvalidValue(f"`{text}` is not a number of days from 1 to 36500")
+    return int(text)
+
+
 PARSERS: dict[str, Callable[[str], Any]] = {
     "name": parse_table_name,
     "materialized": lambda v: _parse_choice(v, Materialized),
@@ -506,6 +553,9 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "on_schema_change": lambda v: _parse_choice(v, OnSchemaChange),
     "merge_filter": parse_merge_filter,
     "freshness": parse_freshness,
+    "sensor": _parse_sensor,
+    "ready_marker": _parse_ready_marker,
+    "retention_days": _parse_retention_days,
 }
 """The parser of each directive given at most once."""
 REPEATABLE = frozenset({"check"})

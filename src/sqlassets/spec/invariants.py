@@ -49,6 +49,9 @@ ONLY_FOR = {
     "format": {Materialized.LOAD},
     "on_schema_change": {Materialized.MERGE, Materialized.INSERT_OVERWRITE},
     "merge_filter": {Materialized.MERGE},
+    "sensor": {Materialized.LOAD},
+    "ready_marker": {Materialized.LOAD},
+    "retention_days": {Materialized.LOAD},
 }
 """Directives that apply to some materializations only."""
 
@@ -130,6 +133,46 @@ def load_partitions(fields: Fields) -> Iterator[Problem]:
         )
 
 
+def landing_without_time_partitions(fields: Fields) -> Iterator[Problem]:
+    """SA109: ``@sensor``/``@retention_days`` on a load whose files are not chosen by partition.
+
+    Both work partition by partition: a sensor requests a partition's run once
+    its files exist, a clean-up deletes the files of old partitions. Without
+    time partitions, or with URIs holding no placeholder, every run reads the
+    same files, so nothing could tell which partition arrived or may go.
+    ``@ready_marker`` only says when a sensor's files are complete.
+    """
+    materialization = fields.get("materialization")
+    if _kind(fields) != "load":
+        return
+    for key in ("sensor", "retention_days"):
+        if getattr(materialization, key, None) is None:
+            continue
+        if not isinstance(fields.get("partitions"), TimePartitions):
+            yield Problem(
+                Code.LANDING_UNPARTITIONED,
+                f"@{key} works partition by partition and needs time @partitions "
+                "(for example `@partitions: daily` with `@start`)",
+                key,
+            )
+        elif not any(uri.placeholders for uri in getattr(materialization, "uris", ())):
+            yield Problem(
+                Code.LANDING_UNPARTITIONED,
+                f"@{key} needs URIs that name each partition's files: put `{{start_date}}` "
+                "or `{partition_key}` in @uris",
+                key,
+            )
+    if getattr(materialization, "ready_marker", None) and not getattr(
+        materialization, "sensor", None
+    ):
+        yield Problem(
+            Code.CONFLICT,
+            "@ready_marker tells the file sensor when a partition is complete: add "
+            "`@sensor: files`, or remove @ready_marker",
+            "ready_marker",
+        )
+
+
 def window_bounds_out_of_order(fields: Fields) -> Iterator[Problem]:
     """SA104: time partitions whose ``@end`` is not after ``@start``."""
     partitions = fields.get("partitions")
@@ -200,6 +243,7 @@ INVARIANTS: tuple[Callable[[Fields], Iterator[Problem]], ...] = (
     insert_overwrite_without_partitioning,
     insert_overwrite_static_partitions,
     load_partitions,
+    landing_without_time_partitions,
     window_bounds_out_of_order,
     window_bounds_misaligned,
     partitions_finer_than_table,

@@ -144,12 +144,25 @@ class UriTemplate(Frozen):
         return PLACEHOLDER.sub(substitute, self.template)
 
 
+class FileSensor(Frozen):
+    """``@sensor: files``: request a partition's run once its files have arrived."""
+
+    min_files: int = Field(default=1, ge=1)
+    """How many files the partition's URIs must match (all templates together)."""
+
+
 class LoadMaterialization(Frozen):
     """``LOAD DATA … FROM FILES`` from Cloud Storage."""
 
     kind: Literal["load"] = "load"
     uris: tuple[UriTemplate, ...] = Field(min_length=1)
     format: FileFormat = FileFormat.PARQUET
+    sensor: FileSensor | None = None
+    """``@sensor``: a file-arrival sensor, or none."""
+    ready_marker: str | None = None
+    """``@ready_marker``: a file name next to each template's files that marks them complete."""
+    retention_days: int | None = Field(default=None, ge=1)
+    """``@retention_days``: delete loaded partitions' files this many days after they end."""
 
 
 Materialization = Annotated[

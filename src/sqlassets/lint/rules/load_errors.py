@@ -19,6 +19,7 @@ rule, and found by:
 - SA107 ``sqlassets.loader._body_shape`` and ``sqlassets.spec.build.build_spec``
 - SA108 ``sqlassets.spec.build.parse_directives`` (``@freshness``) and
   ``sqlassets.config._source_freshness`` (a source's ``freshness``)
+- SA109 ``sqlassets.spec.invariants.landing_without_time_partitions``
 - SA900 ``sqlassets.config.load_config``
 """
 
@@ -262,6 +263,27 @@ Found by ``sqlassets.spec.build.parse_directives`` (through
 """,
     "sqlassets.spec.build.parse_directives",
     "sqlassets.config._source_freshness",
+LANDING_UNPARTITIONED = load_rule(
+    Code.LANDING_UNPARTITIONED,
+    """``@sensor`` or ``@retention_days`` on a load whose files are not chosen by partition.
+
+The file sensor requests a partition's run once that partition's files
+exist; the clean-up deletes the files of partitions older than N days. Both
+need time partitions and URIs with ``{start_date}`` or ``{partition_key}``:
+otherwise every run reads the same files.
+
+Anti-pattern::
+
+    -- @materialized: load
+    -- @uris: gs://landing/orders/*.parquet
+    -- @retention_days: 30
+
+Fix: partition the load (``@partitions: daily``, ``@start``, ``@partition_by``)
+and name each partition's files: ``gs://landing/orders/{start_date}/*.parquet``.
+
+Found by ``sqlassets.spec.invariants.landing_without_time_partitions``.
+""",
+    "sqlassets.spec.invariants.landing_without_time_partitions",
 )
 
 CONFIG = load_rule(
@@ -295,6 +317,7 @@ RULES = (
     INVALID_NAME,
     BODY_SHAPE,
     FRESHNESS,
+    LANDING_UNPARTITIONED,
     CONFIG,
 )
 """The rules of this module, one per load-time code."""
