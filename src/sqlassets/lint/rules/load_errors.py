@@ -263,6 +263,8 @@ Found by ``sqlassets.spec.build.parse_directives`` (through
 """,
     "sqlassets.spec.build.parse_directives",
     "sqlassets.config._source_freshness",
+)
+
 LANDING_UNPARTITIONED = load_rule(
     Code.LANDING_UNPARTITIONED,
     """``@sensor`` or ``@retention_days`` on a load whose files are not chosen by partition.
