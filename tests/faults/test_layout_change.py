@@ -68,3 +68,51 @@ def test_changed_clustering_needs_full_refresh(emulator: Emulator, tmp_path: Pat
     assert [tuple(row.values()) for row in client.query("SELECT id FROM marts.m").result()] == [
         (1,)
     ]
+
+
+def _table_model(cluster: str) -> str:
+    return (
+        "-- @materialized: table\n-- @partition_by: d\n"
+        f"-- @cluster_by: {cluster}\n"
+        "SELECT 1 AS id, 'a' AS kind, 'x' AS shop, DATE '2024-01-01' AS d"
+    )
+
+
+def test_a_table_model_drops_first_only_when_its_layout_changed(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """BigQuery refuses CREATE OR REPLACE with another partitioning or clustering; a
+    `table` model is rebuilt whole anyway, so a changed layout drops it first."""
+    from sqlassets.engines import open_engine
+    from sqlassets.runner import model_jobs, resolve_window
+
+    write_project(
+        tmp_path,
+        {
+            "sql/marts/t.sql": _table_model("kind"),
+            "pyproject.toml": (
+                '[tool.sqlassets.targets.emu]\nengine = "bigquery"\n'
+                f'project = "{PROJECT_ID}"\napi_endpoint = "{emulator.endpoint}"\n'
+            ),
+        },
+    )
+
+    def actions() -> list[str]:
+        project = load_project(tmp_path).raise_for_errors()
+        model = project.models["marts.t"]
+        engine = open_engine(project.config, "emu")
+        jobs = model_jobs(project, model, engine, resolve_window(model), check_schema=True)
+        return [job.action for job in jobs]
+
+    def run() -> str:
+        project = load_project(tmp_path).raise_for_errors()
+        (outcome,) = run_project(project, set(project.models), target="emu")
+        return outcome.status
+
+    assert run() == "materialized"
+    assert actions() == ["replace"]  # the same layout: one job, no drop
+    (tmp_path / "sql/marts/t.sql").write_text(_table_model("shop"))
+    assert actions() == ["drop", "replace"]
+    assert run() == "materialized"
+    assert emulator.client().get_table(f"{PROJECT_ID}.marts.t").clustering_fields == ["shop"]
+    assert actions() == ["replace"]
