@@ -972,5 +972,141 @@ def _plot_costs(entries: list[Any], since: Any, now: Any, path: Path) -> None:
         click.echo(f"  {color}  {name}", err=True)
 
 
+# ---------------------------------------------------------------- show
+
+
+@main.command(name="show")
+@click.argument("model_name", metavar="MODEL")
+@_window_options
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(min=1, max=10_000),
+    default=20,
+    show_default=True,
+    help="Rows to print at most.",
+)
+@click.option("--columns", default=None, help="Columns to print, comma-separated (default: all).")
+@click.option("--where", default=None, help="A boolean SQL condition on the table's columns.")
+@click.option(
+    "--query",
+    "from_query",
+    is_flag=True,
+    help="Preview the model's query instead of its table (a billed query job with LIMIT).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="table: aligned columns; json: a list of objects; csv: with a header row.",
+)
+@_target_option
+@_wait_option
+@_project_dir_option
+def show_command(
+    model_name: str,
+    partition: str | None,
+    start: str | None,
+    end: str | None,
+    limit: int,
+    columns: str | None,
+    where: str | None,
+    from_query: bool,
+    output_format: str,
+    target: str | None,
+    wait_for_lock: float,
+    project_dir: Path | None,
+) -> None:
+    """Print up to --limit rows of MODEL's materialized table.
+
+    --partition or --start/--end keep the rows of that window (on the
+    @partition_by column), --where those a condition holds for. On BigQuery
+    the rows come through the Storage Read API (one read session, one
+    stream, stopped after --limit rows): no query job runs, nothing is
+    billed for a query. On DuckDB the table is read. --query runs the model's
+    query with LIMIT instead, after a dry run: refused above
+    @maximum_bytes_billed.
+    """
+    from sqlassets.engines import open_engine
+    from sqlassets.errors import EngineError, WindowError
+    from sqlassets.runner import resolve_window
+    from sqlassets.runner.preview import preview, query_preview, where_condition
+
+    _check_window_options(partition, start, end)
+    project = _load_valid_project(project_dir)
+    model = project.models.get(model_name)
+    if model is None:
+        _usage(f"no model `{model_name}`" + did_you_mean(model_name, project.models))
+    chosen = [name.strip() for name in (columns or "").split(",") if name.strip()]
+    try:
+        condition = None if where is None else where_condition(where)
+        engine = open_engine(project.config, target)
+        window = None
+        if partition is not None or start is not None:
+            window = resolve_window(model, partition, start, end)
+    except ConfigError as error:
+        _fail_config(error)
+    except WindowError as error:
+        _usage(error.message)
+    with _interruptible() as interrupts:
+        interrupts.engines.append(type(engine))
+        _claim(engine, wait_for_lock)
+        try:
+            if from_query:
+                shown = query_preview(
+                    project, model, engine, window, chosen, condition, limit, _print_dry_run
+                )
+            else:
+                shown = preview(model, engine, window, chosen, condition, limit)
+        except WindowError as error:
+            _usage(error.message)
+        except EngineError as error:
+            click.echo(f"error: {error.message}", err=True)
+            sys.exit(EXIT_FINDINGS)
+        finally:
+            engine.close()
+    click.echo(_preview_output(shown.columns, shown.rows, output_format), nl=False)
+    click.echo(f"{len(shown.rows)} row(s) of {model.name} ({shown.source})", err=True)
+
+
+def _cell(value: Any) -> str:
+    from decimal import Decimal
+
+    if value is None:
+        return "NULL"
+    return f"{value:f}" if isinstance(value, Decimal) else str(value)
+
+
+def _print_dry_run(bytes_processed: int | None) -> None:
+    shown = "unknown" if bytes_processed is None else _bytes(bytes_processed)
+    click.echo(f"the query would process {shown}", err=True)
+
+
+def _preview_output(
+    columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...], output_format: str
+) -> str:
+    """Rows as an aligned table, JSON objects or CSV (values as their text; NULL as empty)."""
+    import csv
+    import json
+
+    if output_format == "json":
+        objects = [dict(zip(columns, row, strict=True)) for row in rows]
+        return json.dumps(objects, indent=2, default=str) + "\n"
+    if output_format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(["" if value is None else value for value in row] for row in rows)
+        return buffer.getvalue()
+    table = [columns, *(tuple(_cell(value) for value in row) for row in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+    return "".join(
+        "  ".join(value.ljust(widths[i]) for i, value in enumerate(line)).rstrip() + "\n"
+        for line in table
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
