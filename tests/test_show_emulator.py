@@ -109,8 +109,10 @@ def test_show_command_on_a_bigquery_target(emulator: Emulator, tmp_path: Path) -
         patch.chdir(tmp_path)
         result = CliRunner().invoke(
             main,
-            ["show", "marts.events", "--partition", "2024-01-05", "--where", "id < 30"]
-            + ["--columns", "id,d", "--format", "csv"],
+            [
+                *("show", "marts.events", "--partition", "2024-01-05", "--where", "id < 30"),
+                *("--columns", "id,d", "--format", "csv"),
+            ],
             catch_exceptions=False,
         )
     assert result.exit_code == 0, result.output
