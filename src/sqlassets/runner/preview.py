@@ -79,6 +79,7 @@ def preview(
     limit: int = DEFAULT_LIMIT,
 ) -> Preview:
     """Up to ``limit`` rows of ``model``'s table; unknown columns or a missing table refused."""
+    condition = preview_condition(model, window, where)
     table = engine.naming.table(model.spec.name)
     existing = engine.table_columns(table)
     if existing is None:
@@ -94,7 +95,6 @@ def preview(
                 + did_you_mean(column.lower(), known, prefix="")
             )
     chosen = [known[column.lower()] for column in columns]
-    condition = preview_condition(model, window, where)
     return engine.preview_rows(table, chosen, condition, limit)
 
 
