@@ -120,3 +120,33 @@ def test_show_of_a_table_not_built_yet_says_to_run_it(project_dir: Path) -> None
     assert result.exit_code == 1, result.output
     assert "marts.later has no table yet" in result.stderr
     assert "sqlassets run --select marts.later" in result.stderr
+
+
+def test_show_query_refuses_a_dry_run_above_maximum_bytes_billed(tmp_path: Path) -> None:
+    """On the fake transport: the emulator's dry runs report 0 bytes."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+
+    from sqlassets.engines.bigquery import BigQueryEngine
+    from sqlassets.errors import EngineError
+    from sqlassets.job import Naming
+    from sqlassets.runner.preview import query_preview
+    from tests.fakes.bigquery_transport import FakeBigQuery
+
+    files = {"sql/marts/capped.sql": "-- @maximum_bytes_billed: 1000\nSELECT 1 AS x"}
+    project = load_project(write_project(tmp_path, files)).raise_for_errors()
+    fake = FakeBigQuery()
+    client = bigquery.Client(project="acme-prod", credentials=AnonymousCredentials(), _http=fake)
+    engine = BigQueryEngine(
+        "acme-prod", naming=Naming(project="acme-prod"), client_factory=lambda: client
+    )
+    seen: list[int | None] = []
+    with pytest.raises(EngineError, match="above its @maximum_bytes_billed of 1,000"):
+        query_preview(
+            project, project.models["marts.capped"], engine, None, (), None, 5, seen.append
+        )
+    assert seen == [1_000_000]
+    inserted = [
+        body for method, path, body in fake.requests if method == "POST" and path.endswith("/jobs")
+    ]
+    assert [bool(body["configuration"].get("dryRun")) for body in inserted] == [True]

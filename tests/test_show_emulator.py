@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ MODELS = {
         "FROM src.numbers WHERE DATE_ADD(DATE '2024-01-01', INTERVAL MOD(x, 10) DAY)\n"
         "  BETWEEN @start_date AND DATE_SUB(@end_date, INTERVAL 1 DAY)"
     ),
+    "sql/marts/capped.sql": "-- @maximum_bytes_billed: 10MB\nSELECT x FROM src.numbers",
 }
 
 
@@ -96,8 +98,7 @@ def test_show_reads_through_the_storage_api_capped_and_filtered(
     assert {str(row[2]) for row in filtered.rows} == {"2024-01-03"}
 
 
-def test_show_command_on_a_bigquery_target(emulator: Emulator, tmp_path: Path) -> None:
-    _, _, _ = _materialized(emulator, tmp_path)
+def _write_target(emulator: Emulator, tmp_path: Path) -> None:
     suffix = f"_{tmp_path.name[-8:].replace('-', '_')}"
     (tmp_path / "pyproject.toml").write_text(
         "[tool.sqlassets]\ntarget = 'emu'\n[tool.sqlassets.targets.emu]\n"
@@ -105,6 +106,11 @@ def test_show_command_on_a_bigquery_target(emulator: Emulator, tmp_path: Path) -
         f"api_endpoint = '{emulator.endpoint}'\nstorage_endpoint = '{emulator.grpc_address}'\n",
         encoding="utf-8",
     )
+
+
+def test_show_command_on_a_bigquery_target(emulator: Emulator, tmp_path: Path) -> None:
+    _materialized(emulator, tmp_path)
+    _write_target(emulator, tmp_path)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(tmp_path)
         result = CliRunner().invoke(
@@ -123,3 +129,23 @@ def test_show_command_on_a_bigquery_target(emulator: Emulator, tmp_path: Path) -
         "id,d",
     ]
     assert "3 row(s) of marts.events (storage read API)" in result.stderr
+
+
+def test_show_query_prints_the_dry_run_then_runs_a_limited_query(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """The refusal above @maximum_bytes_billed is tested on the fake transport
+    (tests/test_show.py): the emulator's dry runs report 0 bytes."""
+    _materialized(emulator, tmp_path)
+    _write_target(emulator, tmp_path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        shown = CliRunner().invoke(
+            main,
+            ["show", "marts.capped", "--query", "-n", "25", "--format", "json"],
+            catch_exceptions=False,
+        )
+    assert shown.exit_code == 0, shown.output
+    assert "the query would process 0 B" in shown.stderr
+    assert len(json.loads(shown.stdout)) == 25
+    assert "25 row(s) of marts.capped (query job sqlassets_marts_capped_preview_" in shown.stderr

@@ -367,7 +367,7 @@ class BigQueryEngine(Engine):
         parameters: Sequence[QueryParameter],
         context: JobContext,
         action: str,
-        fetch: bool = False,
+        fetch: int = 0,
         load: PartitionLoad | None = None,
         uris: Sequence[str] = (),
     ) -> tuple[JobResult, list[dict[str, Any]]]:
@@ -406,7 +406,7 @@ class BigQueryEngine(Engine):
         parameters: Sequence[QueryParameter],
         context: JobContext,
         action: str,
-        fetch: bool,
+        fetch: int,
         load: PartitionLoad | None = None,
         uris: Sequence[str] = (),
     ) -> tuple[JobResult, list[dict[str, Any]]]:
@@ -478,9 +478,9 @@ class BigQueryEngine(Engine):
         try:
             iterator = query_job.result(timeout=context.timeout_s or self.job_timeout_s)
             if fetch:
-                for row in iterator:
+                for row in iterator:  # ``fetch`` rows at most
                     rows.append(dict(row.items()))
-                    if len(rows) > 1:
+                    if len(rows) >= fetch:
                         break
         except api_exceptions.GoogleAPICallError as error:
             failure = _engine_error(error, context, identifier, sql)
@@ -758,7 +758,7 @@ class BigQueryEngine(Engine):
     ) -> dict[str, Any]:
         """Run a single-row query (a check); only that row comes back."""
         sql = query.sql(DIALECT)
-        _, rows = self._run(sql, parameters, context, "check", fetch=True)
+        _, rows = self._run(sql, parameters, context, "check", fetch=2)  # 2: more than one
         if len(rows) != 1:
             raise EngineError(f"{context.asset}: a check query returned {len(rows)} rows, not 1")
         return rows[0]
@@ -821,7 +821,7 @@ class BigQueryEngine(Engine):
 
     def query_rows(self, job: Job, context: JobContext, limit: int) -> Preview:
         """A labelled query job under the byte limits; its first ``limit`` rows."""
-        result, rows = self._run(job.sql(DIALECT), job.parameters, context, job.action, fetch=True)
+        result, rows = self._run(job.sql(DIALECT), job.parameters, context, job.action, fetch=limit)
         names = tuple(rows[0]) if rows else ()
         return Preview(
             columns=names,
