@@ -1108,5 +1108,75 @@ def _preview_output(
     )
 
 
+# ---------------------------------------------------------------- list
+
+
+@main.command(name="list")
+@_select_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: a table; json: for tools.",
+)
+@_project_dir_option
+def list_command(selectors: tuple[str, ...], output_format: str, project_dir: Path | None) -> None:
+    """Print the models in run order: materialization, partitions, schedule, owners.
+
+    Reads the SQL files only: no warehouse is opened.
+    """
+    import json
+
+    project = _load_valid_project(project_dir)
+    selected = _selected(project, selectors)
+    rows = [
+        _model_row(project, name)
+        for name in project.graph.order
+        if name in project.models and (selected is None or name in selected)
+    ]
+    if output_format == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = [("model", "materialized", "partitions", "schedule", "owners")]
+    table += [
+        (
+            row["name"],
+            row["materialized"],
+            row["partitions"] or "-",
+            row["schedule"] or "-",
+            ", ".join(row["owners"]) or "-",
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    for line in table:
+        click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip())
+    click.echo(f"{len(rows)} model(s)", err=True)
+
+
+def _model_row(project: Project, name: str) -> dict[str, Any]:
+    from sqlassets.spec import StaticPartitions
+
+    spec = project.models[name].spec
+    partitions = spec.partitions
+    described = None
+    if isinstance(partitions, StaticPartitions):
+        described = "values(" + ", ".join(partitions.keys) + ")"
+    elif partitions is not None:
+        described = f"{partitions.cadence.value} from {partitions.start:%Y-%m-%d}"
+    return {
+        "name": name,
+        "path": display_path(Path(spec.path)),
+        "materialized": spec.materialization.kind,
+        "partitions": described,
+        "schedule": spec.schedule,
+        "owners": list(spec.owners),
+        "group": spec.group,
+        "tags": dict(spec.tags),
+    }
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
