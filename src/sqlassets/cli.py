@@ -1178,5 +1178,42 @@ def _model_row(project: Project, name: str) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------- init
+
+
+@main.command(name="init")
+@click.argument(
+    "directory",
+    metavar="[DIR]",
+    required=False,
+    type=click.Path(file_okay=False, path_type=Path),
+)
+@click.option("--force", is_flag=True, help="Write into a directory that is not empty.")
+def init_command(directory: Path | None, force: bool) -> None:
+    """Write a starter project into DIR (default: the working directory).
+
+    A pyproject.toml with a DuckDB target (and a commented BigQuery one), a
+    load of the sample CSV under gcs/, two models with checks and
+    definitions.py for Dagster; `sqlassets lint` and `sqlassets run` work on
+    it as written. A DIR that is not empty is refused without --force
+    (files of the same name are then overwritten).
+    """
+    from sqlassets.starter import write_starter
+
+    root = directory or Path.cwd()
+    if root.exists() and any(root.iterdir()) and not force:
+        _usage(f"{display_path(root)} is not empty: give an empty or new DIR, or --force")
+    try:
+        written = write_starter(root)
+    except OSError as error:
+        _usage(f"cannot write the project into {display_path(root)}: {error.strerror}")
+    for path in written:
+        click.echo(f"  wrote {display_path(path)}", err=True)
+    where = "" if directory is None else f" --project-dir {display_path(root)}"
+    click.echo(
+        f"Starter project written. Next: sqlassets lint{where} && sqlassets run{where}", err=True
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
