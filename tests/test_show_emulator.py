@@ -33,6 +33,7 @@ MODELS = {
         "FROM src.numbers WHERE DATE_ADD(DATE '2024-01-01', INTERVAL MOD(x, 10) DAY)\n"
         "  BETWEEN @start_date AND DATE_SUB(@end_date, INTERVAL 1 DAY)"
     ),
+    "sql/marts/events_view.sql": "-- @materialized: view\nSELECT id FROM marts.events",
     "sql/marts/capped.sql": "-- @maximum_bytes_billed: 10MB\nSELECT x FROM src.numbers",
 }
 
@@ -65,6 +66,8 @@ def _materialized(emulator: Emulator, root: Path) -> tuple[Any, BigQueryEngine, 
     model = project.models["marts.events"]
     window = resolve_window(model, None, "2024-01-01", "2024-01-11")
     run_model(project, model, engine, window, JobContext(model.name))
+    view = project.models["marts.events_view"]
+    run_model(project, view, engine, resolve_window(view), JobContext(view.name))
     return project, engine, client
 
 
@@ -149,3 +152,18 @@ def test_show_query_prints_the_dry_run_then_runs_a_limited_query(
     assert "the query would process 0 B" in shown.stderr
     assert len(json.loads(shown.stdout)) == 25
     assert "25 row(s) of marts.capped (query job sqlassets_marts_capped_preview_" in shown.stderr
+
+
+def test_show_of_a_view_on_bigquery_points_to_query(emulator: Emulator, tmp_path: Path) -> None:
+    _materialized(emulator, tmp_path)
+    _write_target(emulator, tmp_path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        refused = CliRunner().invoke(main, ["show", "marts.events_view"], catch_exceptions=False)
+        shown = CliRunner().invoke(
+            main, ["show", "marts.events_view", "--query", "-n", "3"], catch_exceptions=False
+        )
+    assert refused.exit_code == 1, refused.output
+    assert "is a view: the Storage Read API reads stored tables only" in refused.stderr
+    assert shown.exit_code == 0, shown.output
+    assert len(shown.stdout.splitlines()) == 1 + 3

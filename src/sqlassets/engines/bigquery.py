@@ -780,6 +780,15 @@ class BigQueryEngine(Engine):
 
         project = table.catalog or self.project
         path = f"projects/{project}/datasets/{table.db}/tables/{table.name}"
+        try:
+            kind = self.client.get_table(f"{project}.{table.db}.{table.name}").table_type
+        except api_exceptions.NotFound:
+            raise EngineError(f"{table.db}.{table.name} does not exist") from None
+        if kind not in ("TABLE", None):
+            raise EngineError(
+                f"{table.db}.{table.name} is a {kind.lower().replace('_', ' ')}: the Storage "
+                "Read API reads stored tables only; give --query to run its query with a LIMIT"
+            )
         restriction = "" if condition is None else condition.sql(DIALECT)
         requested = types.ReadSession(
             table=path,
