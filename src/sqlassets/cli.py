@@ -1017,5 +1017,248 @@ def _plot_costs(entries: list[Any], since: Any, now: Any, path: Path) -> None:
         click.echo(f"  {color}  {name}", err=True)
 
 
+# ---------------------------------------------------------------- show
+
+
+@main.command(name="show")
+@click.argument("model_name", metavar="MODEL")
+@_window_options
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(min=1, max=10_000),
+    default=20,
+    show_default=True,
+    help="Rows to print at most.",
+)
+@click.option("--columns", default=None, help="Columns to print, comma-separated (default: all).")
+@click.option("--where", default=None, help="A boolean SQL condition on the table's columns.")
+@click.option(
+    "--query",
+    "from_query",
+    is_flag=True,
+    help="Preview the model's query instead of its table (a billed query job with LIMIT).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="table: aligned columns; json: a list of objects; csv: with a header row.",
+)
+@_target_option
+@_wait_option
+@_project_dir_option
+def show_command(
+    model_name: str,
+    partition: str | None,
+    start: str | None,
+    end: str | None,
+    limit: int,
+    columns: str | None,
+    where: str | None,
+    from_query: bool,
+    output_format: str,
+    target: str | None,
+    wait_for_lock: float,
+    project_dir: Path | None,
+) -> None:
+    """Print up to --limit rows of MODEL's materialized table.
+
+    --partition or --start/--end keep the rows of that window (on the
+    @partition_by column), --where those a condition holds for. On BigQuery
+    the rows come through the Storage Read API (one read session, one
+    stream, stopped after --limit rows): no query job runs, nothing is
+    billed for a query. On DuckDB the table is read. --query runs the model's
+    query with LIMIT instead, after a dry run: refused above
+    @maximum_bytes_billed.
+    """
+    from sqlassets.engines import open_engine
+    from sqlassets.errors import EngineError, WindowError
+    from sqlassets.runner import resolve_window
+    from sqlassets.runner.preview import preview, query_preview, where_condition
+
+    _check_window_options(partition, start, end)
+    project = _load_valid_project(project_dir)
+    model = project.models.get(model_name)
+    if model is None:
+        _usage(f"no model `{model_name}`" + did_you_mean(model_name, project.models))
+    chosen = [name.strip() for name in (columns or "").split(",") if name.strip()]
+    try:
+        condition = None if where is None else where_condition(where)
+        engine = open_engine(project.config, target)
+        window = None
+        if partition is not None or start is not None:
+            window = resolve_window(model, partition, start, end)
+    except ConfigError as error:
+        _fail_config(error)
+    except WindowError as error:
+        _usage(error.message)
+    with _interruptible() as interrupts:
+        interrupts.engines.append(type(engine))
+        _claim(engine, wait_for_lock)
+        try:
+            if from_query:
+                shown = query_preview(
+                    project, model, engine, window, chosen, condition, limit, _print_dry_run
+                )
+            else:
+                shown = preview(model, engine, window, chosen, condition, limit)
+        except WindowError as error:
+            _usage(error.message)
+        except EngineError as error:
+            click.echo(f"error: {error.message}", err=True)
+            sys.exit(EXIT_FINDINGS)
+        finally:
+            engine.close()
+    click.echo(_preview_output(shown.columns, shown.rows, output_format), nl=False)
+    click.echo(f"{len(shown.rows)} row(s) of {model.name} ({shown.source})", err=True)
+
+
+def _cell(value: Any) -> str:
+    from decimal import Decimal
+
+    if value is None:
+        return "NULL"
+    return f"{value:f}" if isinstance(value, Decimal) else str(value)
+
+
+def _print_dry_run(bytes_processed: int | None) -> None:
+    shown = "unknown" if bytes_processed is None else _bytes(bytes_processed)
+    click.echo(f"the query would process {shown}", err=True)
+
+
+def _preview_output(
+    columns: tuple[str, ...], rows: tuple[tuple[Any, ...], ...], output_format: str
+) -> str:
+    """Rows as an aligned table, JSON objects or CSV (values as their text; NULL as empty)."""
+    import csv
+    import json
+
+    if output_format == "json":
+        objects = [dict(zip(columns, row, strict=True)) for row in rows]
+        return json.dumps(objects, indent=2, default=str) + "\n"
+    if output_format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(["" if value is None else value for value in row] for row in rows)
+        return buffer.getvalue()
+    table = [columns, *(tuple(_cell(value) for value in row) for row in rows)]
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+    return "".join(
+        "  ".join(value.ljust(widths[i]) for i, value in enumerate(line)).rstrip() + "\n"
+        for line in table
+    )
+
+
+# ---------------------------------------------------------------- list
+
+
+@main.command(name="list")
+@_select_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: a table; json: for tools.",
+)
+@_project_dir_option
+def list_command(selectors: tuple[str, ...], output_format: str, project_dir: Path | None) -> None:
+    """Print the models in run order: materialization, partitions, schedule, owners.
+
+    Reads the SQL files only: no warehouse is opened.
+    """
+    import json
+
+    project = _load_valid_project(project_dir)
+    selected = _selected(project, selectors)
+    rows = [
+        _model_row(project, name)
+        for name in project.graph.order
+        if name in project.models and (selected is None or name in selected)
+    ]
+    if output_format == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = [("model", "materialized", "partitions", "schedule", "owners")]
+    table += [
+        (
+            row["name"],
+            row["materialized"],
+            row["partitions"] or "-",
+            row["schedule"] or "-",
+            ", ".join(row["owners"]) or "-",
+        )
+        for row in rows
+    ]
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    for line in table:
+        click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip())
+    click.echo(f"{len(rows)} model(s)", err=True)
+
+
+def _model_row(project: Project, name: str) -> dict[str, Any]:
+    from sqlassets.spec import StaticPartitions
+
+    spec = project.models[name].spec
+    partitions = spec.partitions
+    described = None
+    if isinstance(partitions, StaticPartitions):
+        described = "values(" + ", ".join(partitions.keys) + ")"
+    elif partitions is not None:
+        described = f"{partitions.cadence.value} from {partitions.start:%Y-%m-%d}"
+    return {
+        "name": name,
+        "path": display_path(Path(spec.path)),
+        "materialized": spec.materialization.kind,
+        "partitions": described,
+        "schedule": spec.schedule,
+        "owners": list(spec.owners),
+        "group": spec.group,
+        "tags": dict(spec.tags),
+    }
+
+
+# ---------------------------------------------------------------- init
+
+
+@main.command(name="init")
+@click.argument(
+    "directory",
+    metavar="[DIR]",
+    required=False,
+    type=click.Path(file_okay=False, path_type=Path),
+)
+@click.option("--force", is_flag=True, help="Write into a directory that is not empty.")
+def init_command(directory: Path | None, force: bool) -> None:
+    """Write a starter project into DIR (default: the working directory).
+
+    A pyproject.toml with a DuckDB target (and a commented BigQuery one), a
+    load of the sample CSV under gcs/, two models with checks and
+    definitions.py for Dagster; `sqlassets lint` and `sqlassets run` work on
+    it as written. A DIR that is not empty is refused without --force
+    (files of the same name are then overwritten).
+    """
+    from sqlassets.starter import write_starter
+
+    root = directory or Path.cwd()
+    if root.exists() and any(root.iterdir()) and not force:
+        _usage(f"{display_path(root)} is not empty: give an empty or new DIR, or --force")
+    try:
+        written = write_starter(root)
+    except OSError as error:
+        _usage(f"cannot write the project into {display_path(root)}: {error.strerror}")
+    for path in written:
+        click.echo(f"  wrote {display_path(path)}", err=True)
+    where = "" if directory is None else f" --project-dir {display_path(root)}"
+    click.echo(
+        f"Starter project written. Next: sqlassets lint{where} && sqlassets run{where}", err=True
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -65,6 +65,9 @@ class BigQueryTarget(_Target):
     max_concurrent_jobs: int = Field(default=8, ge=1, le=1000)
     api_endpoint: str | None = None
     """An emulator's URL (``http://127.0.0.1:9050``); unset for real BigQuery."""
+    storage_endpoint: str | None = None
+    """An emulator's Storage Read API address (``127.0.0.1:9060``, plain gRPC); unset for real
+    BigQuery. ``sqlassets show`` reads rows through it."""
 
     @field_validator("project")
     @classmethod

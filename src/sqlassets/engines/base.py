@@ -132,6 +132,16 @@ class DryRunResult:
     plan: str | None = None
 
 
+@dataclass(frozen=True)
+class Preview:
+    """Rows of a table read for a person to look at: at most the limit asked for."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    source: str
+    """How the rows were read (``storage read API``, ``query``), for the output's footer."""
+
+
 class Engine(abc.ABC):
     """One warehouse: renders jobs in its dialect, runs them, reports statistics."""
 
@@ -245,6 +255,25 @@ class Engine(abc.ABC):
         self, query: exp.Expression, parameters: Sequence[QueryParameter], context: JobContext
     ) -> dict[str, Any]:
         """Run a query that returns exactly one row (a check) and return that row."""
+
+    @abc.abstractmethod
+    def preview_rows(
+        self,
+        table: exp.Table,
+        columns: Sequence[str],
+        condition: exp.Expression | None,
+        limit: int,
+    ) -> Preview:
+        """Up to ``limit`` rows of ``table`` (``columns``, all when empty) where ``condition``.
+
+        ``condition`` is a BigQuery-dialect boolean with literal values; no
+        query job is billed where the engine can avoid it (BigQuery reads
+        through the Storage Read API). A missing table is an :class:`EngineError`.
+        """
+
+    @abc.abstractmethod
+    def query_rows(self, job: Job, context: JobContext, limit: int) -> Preview:
+        """Run ``job`` (a query ending in ``LIMIT``, after its temp functions); its rows."""
 
     def cancel_all(self) -> None:  # noqa: B027 - engines without remote jobs have nothing to do
         """Cancel every job this engine started that is still running."""

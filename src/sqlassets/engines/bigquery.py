@@ -35,6 +35,7 @@ from sqlassets.engines.base import (
     JobCost,
     JobResult,
     Layout,
+    Preview,
     TableStats,
 )
 from sqlassets.errors import EngineError
@@ -208,6 +209,7 @@ class BigQueryEngine(Engine):
         retry_policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         request_retry: Any = None,
+        read_client_factory: Callable[[], Any] | None = None,
     ):
         self.project = project
         self.location = location
@@ -222,6 +224,7 @@ class BigQueryEngine(Engine):
         self._lock = threading.Lock()
         self._sleep = sleep
         self._request_retry = request_retry
+        self._read_client_factory = read_client_factory
         self._live.add(self)
 
     @classmethod
@@ -244,6 +247,7 @@ class BigQueryEngine(Engine):
             maximum_bytes_billed=target.maximum_bytes_billed,
             job_timeout_s=target.job_timeout_s,
             max_concurrent_jobs=target.max_concurrent_jobs,
+            read_client_factory=lambda: make_read_client(target.storage_endpoint),
         )
 
     @classmethod
@@ -364,7 +368,7 @@ class BigQueryEngine(Engine):
         parameters: Sequence[QueryParameter],
         context: JobContext,
         action: str,
-        fetch: bool = False,
+        fetch: int = 0,
         load: PartitionLoad | None = None,
         uris: Sequence[str] = (),
     ) -> tuple[JobResult, list[dict[str, Any]]]:
@@ -403,7 +407,7 @@ class BigQueryEngine(Engine):
         parameters: Sequence[QueryParameter],
         context: JobContext,
         action: str,
-        fetch: bool,
+        fetch: int,
         load: PartitionLoad | None = None,
         uris: Sequence[str] = (),
     ) -> tuple[JobResult, list[dict[str, Any]]]:
@@ -475,9 +479,9 @@ class BigQueryEngine(Engine):
         try:
             iterator = query_job.result(timeout=context.timeout_s or self.job_timeout_s)
             if fetch:
-                for row in iterator:
+                for row in iterator:  # ``fetch`` rows at most
                     rows.append(dict(row.items()))
-                    if len(rows) > 1:
+                    if len(rows) >= fetch:
                         break
         except api_exceptions.GoogleAPICallError as error:
             failure = _engine_error(error, context, identifier, sql)
@@ -789,10 +793,85 @@ class BigQueryEngine(Engine):
     ) -> dict[str, Any]:
         """Run a single-row query (a check); only that row comes back."""
         sql = query.sql(DIALECT)
-        _, rows = self._run(sql, parameters, context, "check", fetch=True)
+        _, rows = self._run(sql, parameters, context, "check", fetch=2)  # 2: more than one
         if len(rows) != 1:
             raise EngineError(f"{context.asset}: a check query returned {len(rows)} rows, not 1")
         return rows[0]
+
+    def preview_rows(
+        self,
+        table: exp.Table,
+        columns: Sequence[str],
+        condition: exp.Expression | None,
+        limit: int,
+    ) -> Preview:
+        """Rows through the Storage Read API: one read session, one stream, no query job.
+
+        ``columns`` become the session's ``selected_fields`` and ``condition``
+        its ``row_restriction``; reading stops once ``limit`` rows have come.
+        """
+        from google.api_core import exceptions as api_exceptions
+        from google.cloud.bigquery_storage_v1 import types
+
+        project = table.catalog or self.project
+        path = f"projects/{project}/datasets/{table.db}/tables/{table.name}"
+        try:
+            kind = self.client.get_table(f"{project}.{table.db}.{table.name}").table_type
+        except api_exceptions.NotFound:
+            raise EngineError(f"{table.db}.{table.name} does not exist") from None
+        if kind not in ("TABLE", None):
+            raise EngineError(
+                f"{table.db}.{table.name} is a {kind.lower().replace('_', ' ')}: the Storage "
+                "Read API reads stored tables only; give --query to run its query with a LIMIT"
+            )
+        restriction = "" if condition is None else condition.sql(DIALECT)
+        requested = types.ReadSession(
+            table=path,
+            data_format=types.DataFormat.ARROW,
+            read_options=types.ReadSession.TableReadOptions(
+                selected_fields=list(columns), row_restriction=restriction
+            ),
+        )
+        factory = self._read_client_factory or (lambda: make_read_client(None))
+        client = factory()
+        rows: list[dict[str, Any]] = []
+        try:
+            session = client.create_read_session(
+                parent=f"projects/{self.project}", read_session=requested, max_stream_count=1
+            )
+            if session.streams:
+                reader = client.read_rows(session.streams[0].name)
+                # One page is one response (an Arrow record batch); no page is asked
+                # for once ``limit`` rows have come, and the stream is then cancelled.
+                try:
+                    for page in reader.rows(session).pages:
+                        rows += page.to_arrow().to_pylist()[: limit - len(rows)]
+                        if len(rows) >= limit:
+                            break
+                finally:
+                    reader.cancel()
+        except api_exceptions.GoogleAPICallError as error:
+            raise EngineError(
+                f"{table.db}.{table.name}: {_message(error)}", sql=restriction
+            ) from None
+        names = tuple(columns) or (tuple(rows[0]) if rows else ())
+        if not names:
+            names = tuple(name for name, _ in self.table_columns(table) or ())
+        return Preview(
+            columns=names,
+            rows=tuple(tuple(row.get(name) for name in names) for row in rows),
+            source="storage read API",
+        )
+
+    def query_rows(self, job: Job, context: JobContext, limit: int) -> Preview:
+        """A labelled query job under the byte limits; its first ``limit`` rows."""
+        result, rows = self._run(job.sql(DIALECT), job.parameters, context, job.action, fetch=limit)
+        names = tuple(rows[0]) if rows else ()
+        return Preview(
+            columns=names,
+            rows=tuple(tuple(row.values()) for row in rows[:limit]),
+            source=f"query job {result.job_id}",
+        )
 
 
 _TABLE_TYPES = {1: "table", 2: "view", 3: "external"}
@@ -965,6 +1044,26 @@ def make_client(project: str, location: str, api_endpoint: str | None) -> bigque
             client_options={"api_endpoint": api_endpoint},
         )
     return bigquery.Client(project=project, location=location)
+
+
+def make_read_client(grpc_address: str | None) -> Any:
+    """A Storage Read API client on default credentials, or plain gRPC on an emulator."""
+    from google.cloud.bigquery_storage_v1 import BigQueryReadClient
+
+    if grpc_address:
+        import grpc  # type: ignore[import-untyped]
+        from google.cloud.bigquery_storage_v1.services.big_query_read.transports import (
+            BigQueryReadGrpcTransport,
+        )
+
+        # As the default transport's channel: a response page of ARROW rows passes 4 MB.
+        channel = grpc.insecure_channel(
+            grpc_address, options=[("grpc.max_receive_message_length", -1)]
+        )
+        return BigQueryReadClient(  # type: ignore[no-untyped-call]
+            transport=BigQueryReadGrpcTransport(channel=channel)
+        )
+    return BigQueryReadClient()  # type: ignore[no-untyped-call]
 
 
 def _settle_environment(client: Any) -> None:

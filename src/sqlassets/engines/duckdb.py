@@ -31,6 +31,7 @@ from sqlassets.engines.base import (
     Engine,
     JobContext,
     JobResult,
+    Preview,
     TableStats,
 )
 from sqlassets.errors import EngineError, SchemaChangeError, display_path
@@ -485,6 +486,59 @@ class DuckDBEngine(Engine):
         if len(rows) != 1:
             raise EngineError(f"{context.asset}: a check query returned {len(rows)} rows, not 1")
         return dict(zip(names, rows[0], strict=True))
+
+    def preview_rows(
+        self,
+        table: exp.Table,
+        columns: Sequence[str],
+        condition: exp.Expression | None,
+        limit: int,
+    ) -> Preview:
+        """``SELECT columns FROM table WHERE condition LIMIT limit``, translated to DuckDB."""
+        query = preview_query(table, columns, condition, limit)
+        sql = self.translate(query).sql(DIALECT)
+        with self._lock:
+            try:
+                cursor = self.connection.execute(sql)
+                rows = cursor.fetchmany(limit)
+            except duckdb.CatalogException as error:
+                raise EngineError(f"{table.sql(DIALECT)}: {_first_line(error)}", sql=sql) from None
+            except duckdb.Error as error:
+                raise EngineError(_first_line(error), sql=sql) from None
+            names = tuple(str(column[0]) for column in cursor.description or ())
+        return Preview(columns=names, rows=tuple(tuple(row) for row in rows), source="query")
+
+    def query_rows(self, job: Job, context: JobContext, limit: int) -> Preview:
+        """The job's statements in one transaction-free pass; the last one's rows."""
+        parameters = {parameter.name: parameter for parameter in job.parameters}
+        statements = [
+            self.translate(statement, parameters).sql(DIALECT) for statement in job.statements
+        ]
+        with self._lock:
+            self._refuse_if_interrupted(context, statements[-1])
+            try:
+                for sql in statements[:-1]:
+                    self.connection.execute(sql)
+                cursor = self.connection.execute(statements[-1])
+                rows = cursor.fetchmany(limit)
+            except duckdb.Error as error:
+                raise EngineError(
+                    f"{context.asset}: {_first_line(error)}", sql=statements[-1]
+                ) from None
+            names = tuple(str(column[0]) for column in cursor.description or ())
+        return Preview(columns=names, rows=tuple(tuple(row) for row in rows), source="query")
+
+
+def preview_query(
+    table: exp.Table, columns: Sequence[str], condition: exp.Expression | None, limit: int
+) -> exp.Select:
+    """The BigQuery ``SELECT`` a preview of ``table`` reads (before translation)."""
+    selected: list[exp.Expr] = [exp.column(name, quoted=True) for name in columns]
+    selected = selected or [exp.Star()]
+    query = exp.Select(expressions=selected, from_=exp.From(this=table.copy()))
+    if condition is not None:
+        query = query.where(condition.copy(), copy=False)
+    return query.limit(exp.Literal.number(limit), copy=False)
 
 
 def catalog_query(schema: str, names: Sequence[str]) -> exp.Expression:
