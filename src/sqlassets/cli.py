@@ -64,7 +64,7 @@ def _project_dir_option(function: F) -> F:
 #   happened.
 
 SIGNALS = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
-GRACE_S = 4.0
+GRACE_S = 3.0
 """Seconds after a signal before the process exits without waiting for the main thread."""
 
 

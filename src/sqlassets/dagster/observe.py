@@ -74,7 +74,8 @@ def observation_job(
         yield dg.Output(None)
 
     op = resource_op(
-        OBSERVE_JOB,
+        # Not the job's name: Dagster wants op and graph names distinct in a repository.
+        f"{OBSERVE_JOB}_tables",
         target.engine.resource_key,
         "Record each model table's and source's metadata (no row is read).",
         observe_tables,
