@@ -784,16 +784,21 @@ def _selected(project: Project, selectors: tuple[str, ...]) -> set[str] | None:
         _usage(error.message)
 
 
+def _text_or_json(help_text: str = "text: a table; json: for tools.") -> Callable[[F], F]:
+    """``--format text|json`` (default text), as ``observe``, ``cost`` and ``list`` take it."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help=help_text,
+    )
+
+
 @main.command(name="observe")
 @_select_option
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: a table; json: for tools.",
-)
+@_text_or_json()
 @_target_option
 @_wait_option
 @_project_dir_option
@@ -909,14 +914,7 @@ def _observation_output(observations: list[Any], now: Any, output_format: str) -
     default=None,
     help="Also draw the daily bytes billed, stacked per model, as a PNG.",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: tables per model and per day; json: every entry.",
-)
+@_text_or_json("text: tables per model and per day; json: every entry.")
 @_target_option
 @_project_dir_option
 def cost_command(
@@ -1158,14 +1156,7 @@ def _preview_output(
 
 @main.command(name="list")
 @_select_option
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: a table; json: for tools.",
-)
+@_text_or_json()
 @_project_dir_option
 def list_command(selectors: tuple[str, ...], output_format: str, project_dir: Path | None) -> None:
     """Print the models in run order: materialization, partitions, schedule, owners.
