@@ -1,5 +1,6 @@
-"""SA306 at run and plan time: a `@partition_by` BigQuery cannot apply to the column's type is
-refused on every engine before any write, also where lint cannot know the type."""
+"""SA306: a `@partition_by` BigQuery cannot apply to the column's type is refused by lint when the
+SQL shows the type (also through the models a query reads), and on every engine by runs and
+plan before any write, also where lint cannot know the type (an external source)."""
 
 from __future__ import annotations
 
@@ -17,24 +18,89 @@ from sqlassets.runner import dry_run
 from tests.helpers import write_project
 
 PYPROJECT = '[tool.sqlassets.targets.local]\nengine = "duckdb"\npath = "warehouse.duckdb"\n'
-FILES = {
-    "pyproject.toml": PYPROJECT,
-    "sql/raw/events.sql": (
-        "-- @materialized: table\nSELECT TIMESTAMP '2024-01-01 10:00:00' AS ts, 1 AS n"
-    ),
-    # Lint cannot see raw.events' column types from here: run and plan must.
-    "sql/marts/by_ts.sql": (
-        "-- @materialized: insert_overwrite\n-- @partitions: daily\n-- @start: 2024-01-01\n"
-        "-- @partition_by: ts\n"
-        "SELECT ts, n FROM raw.events WHERE ts >= @start_date AND ts < @end_date"
-    ),
-}
+BY_TS = (
+    "-- @materialized: insert_overwrite\n-- @partitions: daily\n-- @start: 2024-01-01\n"
+    "-- @partition_by: ts\n"
+    "SELECT ts, n FROM {source} WHERE ts >= @start_ts AND ts < @end_ts"
+)
+LOCATION = "sql/marts/by_ts.sql:4:4: SA306 "
+# Lint cannot see the column types of a table outside the project: run and plan must.
+FILES = {"pyproject.toml": PYPROJECT, "sql/marts/by_ts.sql": BY_TS.format(source="ext.events")}
+
+
+def _external_source(root: Path) -> None:
+    with duckdb.connect(str(root / "warehouse.duckdb")) as connection:
+        connection.execute(
+            "CREATE SCHEMA ext; CREATE TABLE ext.events AS "
+            "SELECT TIMESTAMPTZ '2024-01-01 10:00:00+00' AS ts, 1 AS n"
+        )
+
+
+def _marts_tables(root: Path) -> set[str]:
+    DuckDBEngineResource.close_all()
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as connection:
+        return {
+            row[0]
+            for row in connection.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'"
+            ).fetchall()
+        }
 
 
 def test_run_refuses_a_timestamp_partition_column_before_writing(tmp_path: Path) -> None:
     root = write_project(tmp_path, FILES)
+    _external_source(root)
     project = load_project(root, display_base=root).raise_for_errors()
     assert [f.code for f in lint_project(project) if f.code == "SA306"] == []
+    (failed,) = run_project(project, set(project.models), start="2024-01-01", end="2024-01-02")
+    assert failed.status == "failed"
+    assert failed.message.startswith(LOCATION + "`@partition_by: ts` does not fit `ts`, which is "
+                                     "TIMESTAMP"), failed.message  # fmt: skip
+    assert "write `@partition_by: DATE(ts)`" in failed.message
+    assert _marts_tables(root) == set()  # nothing was created or written
+
+
+@pytest.mark.parametrize("fixed", ["DATE(ts)", "TIMESTAMP_TRUNC(ts, DAY)"])
+def test_the_suggested_partitioning_runs(tmp_path: Path, fixed: str) -> None:
+    files = dict(FILES)
+    files["sql/marts/by_ts.sql"] = files["sql/marts/by_ts.sql"].replace(
+        "@partition_by: ts", f"@partition_by: {fixed}"
+    )
+    root = write_project(tmp_path, files)
+    _external_source(root)
+    project = load_project(root).raise_for_errors()
+    outcomes = run_project(project, set(project.models), start="2024-01-01", end="2024-01-02")
+    assert [outcome.status for outcome in outcomes] == ["materialized"]
+
+
+def test_plan_refuses_it_too(tmp_path: Path) -> None:
+    root = write_project(tmp_path, FILES)
+    _external_source(root)
+    project = load_project(root, display_base=root).raise_for_errors()
+    engine = open_engine(project.config)
+    report = dry_run(project, engine, start="2024-01-01", end="2024-01-02")
+    errors = [s for s in report.statements if s.model == "marts.by_ts" and s.action == "error"]
+    assert report.failed == 1 and len(errors) == 1
+    assert (errors[0].error or "").startswith(LOCATION), errors[0].error
+    assert "DATE(ts)" in (errors[0].error or "")
+
+
+def test_lint_sees_a_type_from_the_upstream_model_as_run_does(tmp_path: Path) -> None:
+    """The same finding, at the same place, from lint (offline) and from a run (the engine)."""
+    root = write_project(
+        tmp_path,
+        {
+            "pyproject.toml": PYPROJECT,
+            "sql/raw/events.sql": (
+                "-- @materialized: table\nSELECT TIMESTAMP '2024-01-01 10:00:00' AS ts, 1 AS n"
+            ),
+            "sql/marts/by_ts.sql": BY_TS.format(source="raw.events"),
+        },
+    )
+    project = load_project(root, display_base=root).raise_for_errors()
+    (finding,) = [f for f in lint_project(project) if f.code == "SA306"]
+    assert str(finding).startswith(LOCATION), finding
+    assert "(`ts` comes from raw.events, where it is TIMESTAMP)" in finding.message
     outcomes = {
         outcome.name: outcome
         for outcome in run_project(
@@ -42,39 +108,5 @@ def test_run_refuses_a_timestamp_partition_column_before_writing(tmp_path: Path)
         )
     }
     assert outcomes["raw.events"].status == "materialized"
-    failed = outcomes["marts.by_ts"]
-    assert failed.status == "failed"
-    assert "SA306" in failed.message or "@partition_by: DATE(ts)" in failed.message
-    assert "write `@partition_by: DATE(ts)`" in failed.message
-    DuckDBEngineResource.close_all()
-    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as connection:
-        tables = {
-            row[0]
-            for row in connection.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'"
-            ).fetchall()
-        }
-    assert tables == set()  # nothing was created or written
-
-
-@pytest.mark.parametrize("fixed", ["DATE(ts)"])
-def test_the_suggested_partitioning_runs(tmp_path: Path, fixed: str) -> None:
-    files = dict(FILES)
-    files["sql/marts/by_ts.sql"] = files["sql/marts/by_ts.sql"].replace(
-        "@partition_by: ts", f"@partition_by: {fixed}"
-    )
-    root = write_project(tmp_path, files)
-    project = load_project(root).raise_for_errors()
-    outcomes = run_project(project, set(project.models), start="2024-01-01", end="2024-01-02")
-    assert [outcome.status for outcome in outcomes] == ["materialized", "materialized"]
-
-
-def test_plan_refuses_it_too(tmp_path: Path) -> None:
-    root = write_project(tmp_path, FILES)
-    project = load_project(root).raise_for_errors()
-    run_project(project, {"raw.events"})
-    engine = open_engine(project.config)
-    report = dry_run(project, engine, start="2024-01-01", end="2024-01-02")
-    errors = [s for s in report.statements if s.model == "marts.by_ts" and s.action == "error"]
-    assert report.failed == 1 and len(errors) == 1
-    assert "DATE(ts)" in (errors[0].error or "")
+    assert outcomes["marts.by_ts"].message.startswith(LOCATION)
+    assert _marts_tables(root) == set()
