@@ -8,13 +8,22 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery
 
 from sqlassets.dagster.resources import DuckDBEngineResource
 from sqlassets.dagster.run import run_project
 from sqlassets.engines import open_engine
+from sqlassets.engines.base import JobContext
+from sqlassets.engines.bigquery import BigQueryEngine
+from sqlassets.errors import SchemaChangeError
+from sqlassets.job import Naming
 from sqlassets.lint import lint_project
 from sqlassets.project import load_project
-from sqlassets.runner import dry_run
+from sqlassets.runner import dry_run, resolve_window, run_model
+from sqlassets.strategies.load import staging_table
+from tests.fakes.bigquery_transport import FakeBigQuery
+from tests.fidelity_models import BIGQUERY_PYPROJECT
 from tests.helpers import write_project
 
 PYPROJECT = '[tool.sqlassets.targets.local]\nengine = "duckdb"\npath = "warehouse.duckdb"\n'
@@ -110,3 +119,37 @@ def test_lint_sees_a_type_from_the_upstream_model_as_run_does(tmp_path: Path) ->
     assert outcomes["raw.events"].status == "materialized"
     assert outcomes["marts.by_ts"].message.startswith(LOCATION)
     assert _marts_tables(root) == set()
+
+
+def test_a_staged_load_refuses_files_with_a_timestamp_partition_column(tmp_path: Path) -> None:
+    """The files type a load's columns: checked once staged, before the transaction writes."""
+    load = (
+        "-- @materialized: load\n-- @format: csv\n-- @uris: gs://land/e/{start_date:%Y%m%d}/*.csv\n"
+        "-- @partitions: daily\n-- @start: 2024-01-01\n-- @partition_by: ts\n"
+    )
+    root = write_project(
+        tmp_path, {"pyproject.toml": BIGQUERY_PYPROJECT, "sql/raw/events.sql": load}
+    )
+    project = load_project(root, display_base=root).raise_for_errors()
+    model = project.models["raw.events"]
+    window = resolve_window(model, start="2024-01-01", end="2024-01-04")
+    staging = staging_table(model.spec, Naming("acme-prod").table(model.spec.name), window)
+    fake = FakeBigQuery()
+    fields = [{"name": "ts", "type": "TIMESTAMP", "mode": "NULLABLE"}]
+    fake.tables[f"raw.{staging.name}"] = {"schema": {"fields": fields}}
+    client = bigquery.Client(project="acme-prod", credentials=AnonymousCredentials(), _http=fake)
+    engine = BigQueryEngine(
+        "acme-prod", location="EU", naming=Naming("acme-prod"), client_factory=lambda: client
+    )
+    with pytest.raises(SchemaChangeError) as raised:
+        run_model(project, model, engine, window, JobContext("raw.events", "r1"))
+    assert raised.value.message.startswith("sql/raw/events.sql:6:4: SA306 "), raised.value
+    sent = [
+        body["configuration"]["query"]["query"].split(" ")[0]
+        for method, path, body in fake.requests
+        if method == "POST" and path.endswith("/jobs")
+    ]
+    assert sent == ["LOAD"]  # the files were staged; no transaction was sent
+    assert [path.rsplit("/", 1)[1] for method, path, _ in fake.requests if method == "DELETE"] == [
+        staging.name
+    ]

@@ -158,8 +158,11 @@ def loaded_columns(
 
     A load has no ``@on_schema_change``: as BigQuery's own load into an
     existing table does, added or retyped columns fail (removed ones get NULL).
+    The files type the partition column: it is checked here (SA306), before
+    the transaction writes anything.
     """
     staged = engine.table_columns(staging) or []
+    check_partition_type(spec, engine, staged)
     existing = engine.table_columns(target)
     if existing is not None:
         diff = schema_diff(existing, staged)

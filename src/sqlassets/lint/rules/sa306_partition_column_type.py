@@ -9,8 +9,9 @@ the output of the model the column is read from (``SELECT ts FROM
 staging.events`` where ``staging.events`` casts ``ts`` to TIMESTAMP), traced
 through CTEs, subqueries, joins and stars (:class:`ColumnTypes`). A column of
 an external source or of a load (typed by its files) has no known type here:
-runs and ``plan`` check the query's schema on every engine before any job is
-sent.
+runs and ``plan`` check the query's schema (its dry run) on every engine
+before any job is sent, and a staged load the files' columns before its
+transaction (``sqlassets.runner.schema.check_partition_type``).
 
 Anti-pattern::
 
