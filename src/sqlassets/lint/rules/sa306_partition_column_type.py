@@ -25,26 +25,24 @@ partitions), or cast in the query (``DATE(created_at) AS ts``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import expressions as exp
 from sqlglot.optimizer.annotate_types import annotate_types
-from sqlglot.optimizer.qualify import qualify
-from sqlglot.schema import MappingSchema
+from sqlglot.optimizer.scope import Scope, build_scope
 
 from sqlassets.codes import Code
 from sqlassets.dialect import DIALECT
 from sqlassets.errors import Diagnostic
-from sqlassets.lineage import column_sources
 from sqlassets.lint.rule import Rule
 from sqlassets.project import Project
-from sqlassets.strategies import rewrite_references
 
 _log = logging.getLogger(__name__)
 
-_UNKNOWN = "UNKNOWN"
+_MAX_DEPTH = 32
+"""CTEs and subqueries followed within one query, at most."""
 
 
 @dataclass(frozen=True)
@@ -58,16 +56,19 @@ class ColumnType:
 class ColumnTypes:
     """The output column types of a project's models, as far as their SQL shows them offline.
 
-    A column is typed by its own projection or, when it is read from another
-    model, by that model's output (recursively). Each query is parsed at most
-    once, and qualified (sqlglot's ``qualify``, ~5 ms) only when a type read
-    from upstream is known: most partition columns are typed by their
-    projection, or read from external sources, and cost no more.
+    A column is typed by its own projection (a typed literal, a ``CAST``, a
+    typed function) or, when it is a column read from elsewhere, by where it
+    comes from: a CTE's or subquery's projection, a star (minus ``EXCEPT``,
+    with ``REPLACE``) or another model's output, recursively; an expression
+    over such columns (``COALESCE(a.ts, b.ts)``) is typed from theirs.
+    Built on sqlglot's scopes, without the ``qualify`` pass (5 ms a query): an
+    unqualified column is followed only when its SELECT has a single source.
+    Each query is parsed at most once.
     """
 
     def __init__(self, project: Project) -> None:
         self._models = project.models
-        self._queries: dict[str, exp.Query | None] = {}
+        self._scopes: dict[str, Scope | None] = {}
         self._types: dict[tuple[str, str], ColumnType | None] = {}
 
     def of(self, name: str, column: str) -> ColumnType | None:
@@ -76,117 +77,100 @@ class ColumnTypes:
         if key not in self._types:
             self._types[key] = None  # a cycle, or a model reading itself, stays unknown
             try:
-                self._types[key] = self._infer(name, column)
+                scope = self._scope(name)
+                if scope is not None:
+                    self._types[key] = self._output(name, scope, column, 0)
             except Exception as error:  # a query sqlglot cannot type: no finding, never a crash
                 _log.debug("no type for %s.%s: %s", name, column, error)
         return self._types[key]
 
-    def _query(self, name: str) -> exp.Query | None:
-        if name not in self._queries:
-            model = self._models[name]
-            try:
+    def _scope(self, name: str) -> Scope | None:
+        """The scope of model ``name``'s final SELECT; None for a source, a load, a broken file."""
+        if name not in self._scopes:
+            self._scopes[name] = None
+            model = self._models.get(name)
+            if model is not None and model.analysis is not None:
                 statements = [s for s in sqlglot.parse(model.sql, read=DIALECT) if s is not None]
-            except sqlglot.errors.ParseError:
-                statements = []
-            last = statements[-1] if statements else None
-            self._queries[name] = last if isinstance(last, exp.Query) else None
-        return self._queries[name]
+                if statements and isinstance(statements[-1], exp.Query):
+                    root = build_scope(statements[-1])
+                    self._scopes[name] = _leftmost(root) if root is not None else None
+        return self._scopes[name]
 
-    def _infer(self, name: str, column: str) -> ColumnType | None:
-        model = self._models.get(name)
-        if model is None or model.analysis is None:
-            return None  # an external source, a broken file, or a load typed by its files
-        query = self._query(name)
-        if query is None:
+    def _output(self, name: str, scope: Scope, column: str, depth: int) -> ColumnType | None:
+        """The type of output ``column`` of the SELECT of ``scope`` (in model ``name``)."""
+        select = scope.expression
+        if depth > _MAX_DEPTH or not isinstance(select, exp.Select):
             return None
-        projection = _projection(query, column)
-        if projection is not None:
-            value = projection.this if isinstance(projection, exp.Alias) else projection
-            kind = _known(annotate_types(value.copy(), dialect=DIALECT).type)
-            if kind is not None:
-                return ColumnType(kind, name)
-            candidates = column_sources(query).get(projection.alias_or_name, ())
-        elif model.analysis.has_star:
-            # A star may pass the column through from any table the query reads.
-            candidates = tuple((str(read.ref), column) for read in model.reads)
-        else:
-            return None
-        upstream: dict[str, dict[str, ColumnType]] = {}
-        for table, source_column in candidates:
-            parent = ".".join(table.split(".")[-2:])  # models are named without a project
-            found = self.of(parent, source_column) if parent != name else None
-            if found is not None:
-                upstream.setdefault(parent, {})[source_column] = found
-        if not upstream:
-            return None
-        kind = self._qualified_type(name, query, column, upstream)
-        if kind is None:
-            return None
-        origins = {found.model for typed in upstream.values() for found in typed.values()}
-        return ColumnType(kind, origins.pop() if len(origins) == 1 else name)
-
-    def _qualified_type(
-        self,
-        name: str,
-        query: exp.Query,
-        column: str,
-        upstream: Mapping[str, Mapping[str, ColumnType]],
-    ) -> str | None:
-        """``column``'s type once the query is qualified against the models it reads."""
-        mapping: dict[str, dict[str, dict[str, str]]] = {}
-        tables: dict[str, exp.Table] = {}
-        for read in self._models[name].reads:
-            parent = self._models.get(read.ref.name)
-            if parent is None or read.ref.name == name:
+        wanted = column.lower()
+        for projection in select.expressions:
+            if not projection.is_star and projection.alias_or_name.lower() == wanted:
+                value = projection.this if isinstance(projection, exp.Alias) else projection
+                return self._expression(name, scope, value, depth)
+        for projection in select.expressions:
+            star = projection.this if isinstance(projection, exp.Column) else projection
+            if not isinstance(star, exp.Star):
+                continue  # not a star, or `(expr).*`
+            if any(e.name.lower() == wanted for e in star.args.get("except_") or ()):
                 continue
-            known = upstream.get(read.ref.name, {})
-            # Every column name the parent is known to have, so that the
-            # unqualified columns of a join are resolved as BigQuery would.
-            columns = dict.fromkeys(
-                (parent.analysis and parent.analysis.output_columns) or (), _UNKNOWN
-            )
-            columns.update({source: found.type for source, found in known.items()})
-            if not columns:
-                continue
-            mapping.setdefault(read.ref.dataset, {})[read.ref.table] = columns
-            tables[read.ref.name] = exp.table_(read.ref.table, db=read.ref.dataset)
-        schema = MappingSchema(mapping, dialect=DIALECT)
-        tree = rewrite_references(query, tables)
-        qualified = qualify(
-            tree,
-            schema=schema,
-            dialect=DIALECT,
-            validate_qualify_columns=False,
-            allow_partial_qualification=True,  # a parent's star hides some of its columns
-            quote_identifiers=False,
-            identify=False,
-        )
-        typed = annotate_types(qualified, schema=schema, dialect=DIALECT)
-        assert isinstance(typed, exp.Query)
-        projection = _projection(typed, column)
-        return _known(projection.type) if projection is not None else None
-
-
-def _leftmost(query: exp.Expression) -> exp.Select | None:
-    while isinstance(query, exp.SetOperation | exp.Subquery):
-        query = query.this
-    return query if isinstance(query, exp.Select) else None
-
-
-def _projection(query: exp.Query, column: str) -> exp.Expression | None:
-    """The final projection named ``column`` (case-insensitive), if the query names it."""
-    select = _leftmost(query)
-    if select is None:
+            for replaced in star.args.get("replace") or ():
+                if replaced.alias_or_name.lower() == wanted:
+                    return self._expression(name, scope, replaced.this, depth)
+            qualifier = projection.table if isinstance(projection, exp.Column) else ""
+            for source in [qualifier] if qualifier else list(scope.selected_sources):
+                found = self._source(name, scope, source, column, depth)
+                if found is not None:
+                    return found
         return None
-    wanted = column.lower()
-    return next(
-        (
-            projection
-            for projection in select.expressions
-            if not projection.is_star and projection.alias_or_name.lower() == wanted
-        ),
-        None,
-    )
+
+    def _expression(
+        self, name: str, scope: Scope, value: exp.Expression, depth: int
+    ) -> ColumnType | None:
+        kind = _known(annotate_types(value.copy(), dialect=DIALECT).type)
+        if kind is not None:
+            return ColumnType(kind, name)
+        if isinstance(value, exp.Column):
+            return self._column(name, scope, value, depth)
+        # Type the expression with its columns' types: each as `CAST(NULL AS type)`.
+        columns = list(value.find_all(exp.Column))
+        copy = value.copy()
+        found = []
+        for column, copied in zip(columns, list(copy.find_all(exp.Column)), strict=True):
+            if column.is_star or column.find_ancestor(exp.Select) is not scope.expression:
+                continue
+            typed = self._column(name, scope, column, depth)
+            if typed is not None:
+                found.append(typed)
+                copied.replace(exp.cast(exp.null(), exp.DataType.build(typed.type, DIALECT)))
+        if not found:
+            return None
+        kind = _known(annotate_types(copy, dialect=DIALECT).type)
+        return ColumnType(kind, found[0].model) if kind is not None else None
+
+    def _column(self, name: str, scope: Scope, column: exp.Column, depth: int) -> ColumnType | None:
+        qualifier = column.table
+        if not qualifier:
+            selected = list(scope.selected_sources)
+            if len(selected) != 1:
+                return None  # ambiguous without the tables' columns: left out, not guessed
+            qualifier = selected[0]
+        return self._source(name, scope, qualifier, column.name, depth)
+
+    def _source(
+        self, name: str, scope: Scope, qualifier: str, column: str, depth: int
+    ) -> ColumnType | None:
+        source = scope.sources.get(qualifier)
+        if isinstance(source, Scope):
+            return self._output(name, _leftmost(source), column, depth + 1)
+        if isinstance(source, exp.Table) and source.db and isinstance(source.this, exp.Identifier):
+            parent = f"{source.db}.{source.name}"  # models are named without a project
+            return self.of(parent, column) if parent != name else None
+        return None
+
+
+def _leftmost(scope: Scope) -> Scope:
+    while scope.set_operation_scopes:
+        scope = scope.set_operation_scopes[0]
+    return scope
 
 
 def _known(kind: exp.DataType | None) -> str | None:
