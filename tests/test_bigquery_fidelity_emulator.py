@@ -224,7 +224,7 @@ def test_plan_dry_runs_the_merges_target_read_once_the_table_exists(
     ]  # fmt: skip
 
 
-# ---------------------------------------------------------------- the partition column's type (item 2)
+# ---------------------------------------------------------------- partition column type (item 2)
 
 BY_UPDATED = """\
 -- @materialized: insert_overwrite
