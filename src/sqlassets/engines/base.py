@@ -224,6 +224,18 @@ class Engine(abc.ABC):
         """
         return None
 
+    def query_schema_and_bytes(
+        self,
+        query: exp.Expression,
+        parameters: Sequence[QueryParameter],
+        preamble: Sequence[exp.Expression] = (),
+    ) -> tuple[list[tuple[str, str]], int | None]:
+        """:meth:`query_schema` and :meth:`query_bytes` together (one dry run on BigQuery)."""
+        return (
+            self.query_schema(query, parameters, preamble),
+            self.query_bytes(query, parameters, preamble),
+        )
+
     def table_layout(self, table: exp.Table) -> Layout | None:
         """The layout of an existing table; None when unknown or missing.
 
