@@ -53,7 +53,8 @@ NESTED = "(SELECT STRUCT(STRUCT(1 AS id, 'new' AS v) AS c, STRUCT(2 AS id, 'old'
         ((f"SELECT IF(c.id IS NULL, p, c).* FROM {STRUCTS}",), [(1, "new")]),
         (
             (
-                f"SELECT IF(c.id IS NULL, p, c).* REPLACE ('x' AS v, c.id + 10 AS id) FROM {STRUCTS}",
+                "SELECT IF(c.id IS NULL, p, c).* REPLACE ('x' AS v, c.id + 10 AS id) "
+                f"FROM {STRUCTS}",
             ),
             [(11, "x")],
         ),

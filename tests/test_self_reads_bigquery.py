@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlglot
 from google.api_core.retry import Retry
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
+from sqlglot import expressions as exp
 
 from sqlassets.config import BigQueryTarget
 from sqlassets.engines.base import JobContext
@@ -22,6 +24,7 @@ from sqlassets.engines.bigquery import BigQueryEngine
 from sqlassets.job import Naming
 from sqlassets.project import Project, load_project
 from sqlassets.runner import resolve_window, run_model
+from sqlassets.strategies import without_self_reads
 from tests.emulator.harness import Emulator, ensure_venv, start_emulator
 from tests.fakes.bigquery_transport import FakeBigQuery
 from tests.fidelity_models import BIGQUERY_PYPROJECT
@@ -29,6 +32,27 @@ from tests.helpers import write_project
 from tests.test_real_world_loads import EVENTS, FIRST_SEEN, FIRST_SEEN_MERGE
 
 PROJECT_ID = "test-project"
+
+
+# ---------------------------------------------------------------- the probe, as a tree
+
+
+def test_each_comparison_of_an_untyped_self_read_becomes_a_null_bool() -> None:
+    """BigQuery refuses `NULL < x`, `NULL BETWEEN`, `NULL IN`, `x LIKE NULL`; not `NULL + 1`."""
+    query = sqlglot.parse_one(
+        "SELECT e.id, prev.n + 1 AS n FROM raw.e AS e LEFT JOIN d.s AS prev "
+        "ON (prev.id) = e.id AND prev.d BETWEEN @start_date AND @end_date "
+        "AND prev.k IN (1, 2) AND e.d > prev.d WHERE prev.id IS NULL OR e.x LIKE prev.p",
+        read="bigquery",
+    )
+    untyped = [(name, None) for name in ("id", "n", "d", "k", "p")]
+    probe = without_self_reads(query, exp.to_table("d.s"), untyped)
+    null_bool = "CAST(NULL AS BOOL)"
+    assert probe.sql("bigquery") == (
+        "SELECT e.id, NULL + 1 AS n FROM raw.e AS e LEFT JOIN (SELECT NULL AS _ LIMIT 0) AS prev "
+        f"ON {null_bool} AND {null_bool} AND {null_bool} AND {null_bool} "
+        f"WHERE NULL IS NULL OR {null_bool}"
+    )
 
 
 # ---------------------------------------------------------------- the fake transport

@@ -817,10 +817,13 @@ def _fix_in_place(node: exp.Expression) -> exp.Expression:
         return _struct_star(node.this, node.expression, ")")
     elif isinstance(node, exp.Column) and isinstance(node.this, exp.Star) and node.db:
         # `a.b.*`, a nested struct's fields (DuckDB takes one name before a star).
-        parts = [node.args.get(key) for key in ("catalog", "db", "table")]
-        path = [part.copy() for part in parts if isinstance(part, exp.Identifier)]
-        struct = exp.Column(this=path[-1], **dict(zip(("table", "db"), reversed(path[:-1]))))
-        return _struct_star(struct, node.this, path[-1].name)
+        catalog = node.args.get("catalog")
+        struct = exp.Column(
+            this=node.args["table"].copy(),
+            table=node.args["db"].copy(),
+            db=catalog.copy() if catalog is not None else None,
+        )
+        return _struct_star(struct, node.this, struct.name)
     elif isinstance(node, exp.Table) and node.args.get("version") is not None:
         raise ConstructError(
             f"`FOR SYSTEM_TIME AS OF` on `{node.db}.{node.name}` cannot run on DuckDB, whose "
