@@ -1,38 +1,32 @@
-"""Models reading their own table run on BigQuery from their first run (issue 11, item 2).
+"""Models reading their own table on BigQuery: what their first run sends (issue 11, item 2).
 
 ``d.first_seen`` LEFT JOINs its own previous days: the first run creates the
-table from the query's schema without reading it (it does not exist yet). On
-the emulator end to end; on the fake transport, the exact SQL BigQuery gets
-(the emulator's analyzer is not BigQuery's: what it accepts, BigQuery may not).
+table from the query's schema without reading it (it does not exist yet).
+Here, the exact SQL BigQuery gets, on the fake transport (the emulator's
+analyzer is not BigQuery's: what it accepts, BigQuery may not); end to end on
+the emulator in ``test_self_reads_bigquery_emulator.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlglot
 from google.api_core.retry import Retry
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 from sqlglot import expressions as exp
 
-from sqlassets.config import BigQueryTarget
 from sqlassets.engines.base import JobContext
 from sqlassets.engines.bigquery import BigQueryEngine
 from sqlassets.job import Naming
-from sqlassets.project import Project, load_project
+from sqlassets.project import load_project
 from sqlassets.runner import resolve_window, run_model
 from sqlassets.strategies import without_self_reads
-from tests.emulator.harness import Emulator, ensure_venv, start_emulator
 from tests.fakes.bigquery_transport import FakeBigQuery
 from tests.fidelity_models import BIGQUERY_PYPROJECT
 from tests.helpers import write_project
-from tests.test_real_world_loads import EVENTS, FIRST_SEEN, FIRST_SEEN_MERGE
-
-PROJECT_ID = "test-project"
-
+from tests.test_real_world_loads import EVENTS, FIRST_SEEN
 
 # ---------------------------------------------------------------- the probe, as a tree
 
@@ -110,77 +104,3 @@ def test_the_first_run_sends_a_create_that_never_reads_the_missing_table(tmp_pat
     )
     # The run itself reads the table, created by then.
     assert "LEFT JOIN `acme-prod`.d.first_seen AS prev ON" in overwrite
-
-
-# ---------------------------------------------------------------- the emulator
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    ensure_venv()
-    with start_emulator(project=PROJECT_ID) as running:
-        yield running
-
-
-def _setup(emulator: Emulator, root: Path, first_seen: str):
-    write_project(root, {"sql/raw/events.sql": EVENTS, "sql/d/first_seen.sql": first_seen})
-    project = load_project(root, display_base=root).raise_for_errors()
-    suffix = f"_{root.name[-8:].replace('-', '_')}"
-    target = BigQueryTarget(
-        project=PROJECT_ID, location="US", dataset_suffix=suffix, api_endpoint=emulator.endpoint
-    )
-    client = emulator.client()
-    engine = BigQueryEngine.from_target(target, client=client)
-    return project, engine, client, suffix
-
-
-def _run(project: Project, engine: BigQueryEngine, name: str, **window: str):
-    model = project.models[name]
-    return run_model(project, model, engine, resolve_window(model, **window), JobContext(name))
-
-
-def _rows(client: bigquery.Client, sql: str) -> list[tuple]:
-    return [tuple(row.values()) for row in client.query(sql).result()]
-
-
-@pytest.mark.emulator
-def test_insert_overwrite_reading_itself_runs_its_first_run(
-    emulator: Emulator, tmp_path: Path
-) -> None:
-    project, engine, client, suffix = _setup(emulator, tmp_path, FIRST_SEEN)
-    _run(project, engine, "raw.events")
-    # One partition a run, as `@backfill: max_partitions=1` has the CLI and Dagster run it.
-    actions = [
-        [result.action for result in _run(project, engine, "d.first_seen", partition=day)]
-        for day in ("2024-01-01", "2024-01-02", "2024-01-03")
-    ]
-    assert actions == [["create", "overwrite"], ["overwrite"], ["overwrite"]]
-    rows = _rows(
-        client,
-        f"SELECT user_id, CAST(day AS STRING), CAST(first_seen AS STRING) "
-        f"FROM d{suffix}.first_seen ORDER BY day, user_id",
-    )
-    assert rows == [
-        (1, "2024-01-01", "2024-01-01"),
-        (2, "2024-01-02", "2024-01-02"),
-        (1, "2024-01-03", "2024-01-01"),
-    ]
-    table = client.get_table(f"{PROJECT_ID}.d{suffix}.first_seen")
-    assert [(f.name, f.field_type) for f in table.schema] == [
-        ("user_id", "INTEGER"),
-        ("day", "DATE"),
-        ("first_seen", "DATE"),
-    ]
-
-
-@pytest.mark.emulator
-def test_merge_reading_itself_runs_its_first_run(emulator: Emulator, tmp_path: Path) -> None:
-    project, engine, client, suffix = _setup(emulator, tmp_path, FIRST_SEEN_MERGE)
-    _run(project, engine, "raw.events")
-    _run(project, engine, "d.first_seen")
-    _run(project, engine, "d.first_seen")
-    rows = _rows(
-        client,
-        f"SELECT user_id, CAST(first_seen AS STRING) FROM d{suffix}.first_seen ORDER BY 1",
-    )
-    assert rows == [(1, "2024-01-01"), (2, "2024-01-02")]
