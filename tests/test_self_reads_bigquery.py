@@ -4,7 +4,7 @@
 table from the query's schema without reading it (it does not exist yet).
 Here, the exact SQL BigQuery gets, on the fake transport (the emulator's
 analyzer is not BigQuery's: what it accepts, BigQuery may not); end to end on
-the emulator in ``test_self_reads_bigquery_emulator.py``.
+the emulator in ``test_bigquery_emulator.py``.
 """
 
 from __future__ import annotations
