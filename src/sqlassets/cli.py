@@ -513,7 +513,7 @@ def compile_command(
     """
     from sqlassets.engines import open_engine
     from sqlassets.errors import EngineError, WindowError
-    from sqlassets.runner import model_jobs, render_jobs, resolve_window
+    from sqlassets.runner import located, model_jobs, render_jobs, resolve_window
 
     _check_window_options(partition, start, end)
     project = _load_valid_project(project_dir)
@@ -526,15 +526,18 @@ def compile_command(
         if wait_for_lock:
             _claim(engine, wait_for_lock)
         jobs = model_jobs(project, model, engine, window)
+        rendered = render_jobs(engine, jobs)
     except ConfigError as error:
         _fail_config(error)
-    except (WindowError, EngineError) as error:
+    except WindowError as error:
         _usage(error.message)
+    except EngineError as error:
+        _usage(located(error, model).message)
     click.echo(
         f"-- {model.name} on target {project.config.target_name(target)} ({engine.name}), "
         f"window {window.label()}\n"
     )
-    click.echo(render_jobs(engine, jobs), nl=False)
+    click.echo(rendered, nl=False)
     engine.close()
 
 
