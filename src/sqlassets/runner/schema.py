@@ -17,12 +17,19 @@ from sqlassets.engines.base import Engine, Layout
 from sqlassets.errors import SchemaChangeError
 from sqlassets.job import Job
 from sqlassets.spec import (
+    LOADED_PARTITION,
     InsertOverwriteMaterialization,
     MergeMaterialization,
     ModelSpec,
     OnSchemaChange,
 )
-from sqlassets.strategies import add_columns, drop_table, self_columns, without_self_reads
+from sqlassets.strategies import (
+    add_columns,
+    appends,
+    drop_table,
+    self_columns,
+    without_self_reads,
+)
 from sqlassets.window import Window
 
 
@@ -159,6 +166,9 @@ def loaded_columns(
     """
     staged = engine.table_columns(staging) or []
     existing = engine.table_columns(target)
+    if existing is not None and appends(spec):
+        # An append's own tag column: the files never have it.
+        existing = [(name, kind) for name, kind in existing if name.lower() != LOADED_PARTITION]
     if existing is not None:
         diff = schema_diff(existing, staged)
         if diff.added or diff.retyped:
