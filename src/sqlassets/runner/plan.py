@@ -56,6 +56,7 @@ from .schema import (
     changed_layout,
     check_partition_type,
     first_run_query,
+    load_layout_jobs,
     refresh_jobs,
     schema_jobs,
 )
@@ -151,7 +152,7 @@ def model_jobs(
     spec = model.spec
     if isinstance(spec.materialization, LoadMaterialization):
         capabilities = engine.capabilities
-        return plan_jobs(
+        loads = plan_jobs(
             spec,
             target,
             window,
@@ -159,6 +160,9 @@ def model_jobs(
             partition_load_jobs=capabilities.partition_load_jobs,
             load_layout=capabilities.load_layout,
         )
+        if not check_schema:
+            return loads
+        return load_layout_jobs(engine, target, spec, window, full_refresh, loads)
     preamble, query = parse_body(model.sql)
     query = rewrite_references(query, tables)
     columns = model.analysis.output_columns if model.analysis else None

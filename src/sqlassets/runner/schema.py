@@ -103,6 +103,43 @@ def changed_layout(engine: Engine, target: exp.Table, spec: ModelSpec) -> Layout
     return layout
 
 
+def _layout_changed(engine: Engine, spec: ModelSpec, layout: Layout) -> SchemaChangeError:
+    return SchemaChangeError(
+        f"{spec.name.name}: the table is partitioned/clustered as {layout}, the header "
+        f"says {engine.expected_layout(spec)}; rebuild it with `sqlassets run --full-refresh`"
+    )
+
+
+def load_layout_jobs(
+    engine: Engine,
+    target: exp.Table,
+    spec: ModelSpec,
+    window: Window,
+    full_refresh: bool,
+    jobs: Sequence[Job],
+) -> list[Job]:
+    """A load's ``jobs``, with a drop first when the table's layout is not the header's.
+
+    BigQuery refuses to change a table's partitioning or clustering in place:
+    ``LOAD DATA OVERWRITE … PARTITION BY``, ``CREATE OR REPLACE`` and a load job
+    into ``t$partition`` all fail. A whole-table load and a full refresh
+    rebuild the table anyway: the drop comes right before the job that writes
+    it (after the files are staged, so a file error keeps the table). A
+    window of a partitioned load would keep the other partitions' rows in the
+    old layout: refused, as for incremental models, before anything is sent.
+    """
+    if not engine.capabilities.drop_before_layout_change:
+        return list(jobs)
+    layout = changed_layout(engine, target, spec)
+    if layout is None:
+        return list(jobs)
+    windowed = spec.time_partitions is not None and window.is_time
+    if windowed and not full_refresh:
+        raise _layout_changed(engine, spec, layout)
+    index = next(i for i, job in enumerate(jobs) if job.action != "stage")
+    return [*jobs[:index], drop_table(target), *jobs[index:]]
+
+
 def refresh_jobs(engine: Engine, target: exp.Table, spec: ModelSpec) -> list[Job]:
     """What a full refresh sends before recreating the table (a drop, on some engines)."""
     if engine.capabilities.drop_before_layout_change and changed_layout(engine, target, spec):
@@ -130,10 +167,7 @@ def schema_jobs(
         return [], False
     layout = changed_layout(engine, target, spec)
     if layout is not None:
-        raise SchemaChangeError(
-            f"{spec.name.name}: the table is partitioned/clustered as {layout}, the header "
-            f"says {engine.expected_layout(spec)}; rebuild it with `sqlassets run --full-refresh`"
-        )
+        raise _layout_changed(engine, spec, layout)
     incoming = engine.query_schema(query, list(window.parameters().values()), preamble)
     diff = schema_diff(existing, incoming)
     if not diff:
