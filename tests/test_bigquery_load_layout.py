@@ -139,7 +139,7 @@ def test_a_full_refresh_of_a_partitioned_load_drops_after_staging(tmp_path: Path
     assert drop == "DROP orders"
     assert rebuild.startswith(
         "CREATE OR REPLACE TABLE `acme-prod`.raw.orders PARTITION BY order_date CLUSTER BY "
-        f"customer_id AS SELECT * REPLACE (IF(_s.order_date >= CAST('2024-01-01' AS DATE)"
+        "customer_id AS SELECT * REPLACE (IF(_s.order_date >= CAST('2024-01-01' AS DATE)"
     )
     assert dropped == f"DROP {staging}"
 

@@ -28,7 +28,7 @@ from sqlassets.errors import EngineError, SchemaChangeError
 from sqlassets.job import Naming
 from sqlassets.lint import lint_project
 from sqlassets.project import Project, load_project
-from sqlassets.runner import model_jobs, resolve_window, run_model
+from sqlassets.runner import dry_run, model_jobs, resolve_window, run_model
 from sqlassets.spec import LoadMode
 from sqlassets.strategies.load import partition_windows, staging_table
 from tests.fakes.bigquery_transport import FakeBigQuery, Outcome
@@ -354,3 +354,25 @@ def test_a_full_refresh_append_on_bigquery_is_one_create_or_replace(tmp_path: Pa
         f"SELECT id, ts, '2024-01-02' AS _sqlassets_partition FROM `acme-prod`.raw.{staging}"
     )
     assert _deleted(fake) == [staging]
+
+
+def test_plan_of_an_append_bills_the_tag_column_its_delete_reads(tmp_path: Path) -> None:
+    project, _ = _bigquery(tmp_path)
+    fake = FakeBigQuery()
+    fake.tables["raw.events"] = _schema(("id", "INTEGER"), ("_sqlassets_partition", "STRING"))
+    fake.bytes_of = lambda sql: 4_096 if "_sqlassets_partition" in sql else 0
+    report = dry_run(project, _engine(fake), start="2024-01-01", end="2024-01-03")
+    assert [
+        (s.action, s.result and s.result.bytes_processed, s.note) for s in report.statements
+    ] == [
+        ("load", 0, "load jobs are free"),
+        ("insert", 0, "the staged rows are inserted by a query, billed by their size"),
+        ("target", 4_096, "the DELETE reads _sqlassets_partition"),
+    ]
+    (dry,) = [
+        (body or {})["configuration"]
+        for method, path, body in fake.requests
+        if method == "POST" and path.endswith("/jobs")
+    ]
+    assert dry["dryRun"] is True
+    assert dry["query"]["query"] == "SELECT _sqlassets_partition FROM `acme-prod`.raw.events"

@@ -21,6 +21,7 @@ from sqlassets.job import Job, Naming
 from sqlassets.loader import Model
 from sqlassets.project import Project
 from sqlassets.spec import (
+    LOADED_PARTITION,
     TARGET_ALIAS,
     Cadence,
     Granularity,
@@ -32,6 +33,7 @@ from sqlassets.spec import (
     ViewMaterialization,
 )
 from sqlassets.strategies import (
+    appends,
     drop_table,
     load_uris,
     parse_body,
@@ -531,6 +533,11 @@ def _figures(
                     Bound.LOWER,
                 )
             )
+        if appends(spec) and _exists(project, engine, model.name, existing):
+            # Its DELETE finds the partitions' earlier rows by their tag: that column is read.
+            tags = exp.select(exp.column(LOADED_PARTITION)).from_(target.copy())
+            count = engine.query_bytes(tags, [])
+            rows.append(row("target", count, f"the DELETE reads {LOADED_PARTITION}"))
         return rows
     if isinstance(materialization, ViewMaterialization):
         return [row("view", 0, "a view stores no rows: creating it is free")]
