@@ -237,6 +237,12 @@ def _schema(*fields: tuple[str, str]) -> dict[str, Any]:
     return {"schema": {"fields": [{"name": n, "type": t, "mode": "NULLABLE"} for n, t in fields]}}
 
 
+def _laid_out(*fields: tuple[str, str]) -> dict[str, Any]:
+    """The table as a first run created it: partitioned by DATE(ts), clustered by id."""
+    layout = {"timePartitioning": {"type": "DAY", "field": "ts"}, "clustering": {"fields": ["id"]}}
+    return {**_schema(*fields), **layout}
+
+
 def _queries(fake: FakeBigQuery) -> list[str]:
     return [
         (body or {})["configuration"]["query"]["query"]
@@ -268,7 +274,7 @@ def test_append_on_bigquery_stages_each_day_and_replaces_their_rows_by_key(
     window = resolve_window(model, start="2024-01-01", end="2024-01-03")
     first, second = _stagings(model, window)
     fake = FakeBigQuery()
-    fake.tables["raw.events"] = _schema(
+    fake.tables["raw.events"] = _laid_out(
         ("id", "INTEGER"),
         ("ts", "TIMESTAMP"),
         ("note", "STRING"),
@@ -331,7 +337,7 @@ def test_append_files_with_a_column_the_table_lacks_fail_before_the_transaction(
     window = resolve_window(model, partition="2024-01-02")
     (staging,) = _stagings(model, window)
     fake = FakeBigQuery()
-    fake.tables["raw.events"] = _schema(("id", "INTEGER"), ("_sqlassets_partition", "STRING"))
+    fake.tables["raw.events"] = _laid_out(("id", "INTEGER"), ("_sqlassets_partition", "STRING"))
     fake.tables[f"raw.{staging}"] = _schema(("id", "INTEGER"), ("coupon", "STRING"))
     with pytest.raises(SchemaChangeError, match=r"added coupon \(STRING\)\); nothing was written"):
         run_model(project, model, _engine(fake), window, JobContext("raw.events", "r3"))
@@ -376,3 +382,20 @@ def test_plan_of_an_append_bills_the_tag_column_its_delete_reads(tmp_path: Path)
     ]
     assert dry["dryRun"] is True
     assert dry["query"]["query"] == "SELECT _sqlassets_partition FROM `acme-prod`.raw.events"
+
+
+def test_switching_an_overwrite_load_to_append_needs_a_full_refresh(tmp_path: Path) -> None:
+    """The table's rows carry no partition tag: an append could not replace them."""
+    overwrite = EVENTS.replace("append", "overwrite")
+    project = _duckdb_project(tmp_path, overwrite)
+    _parquet(tmp_path, "2024-01-01", "a.parquet", range(0, 2))
+    assert _run(project, partition="2024-01-01") == "materialized"
+    project = _duckdb_project(tmp_path, EVENTS)
+    outcome = _run(project, partition="2024-01-01")
+    assert outcome.startswith("failed"), outcome
+    assert "has no _sqlassets_partition column" in outcome
+    assert "`sqlassets run --full-refresh`" in outcome
+    (refreshed,) = run_project(project, {"raw.events"}, partition="2024-01-01", full_refresh=True)
+    assert refreshed.status == "materialized"
+    assert _run(project, partition="2024-01-01") == "materialized"
+    assert _rows(tmp_path) == [("2024-01-01", 2, 0, 1)]

@@ -120,14 +120,25 @@ def load_layout_jobs(
 ) -> list[Job]:
     """A load's ``jobs``, with a drop first when the table's layout is not the header's.
 
-    BigQuery refuses to change a table's partitioning or clustering in place:
-    ``LOAD DATA OVERWRITE … PARTITION BY``, ``CREATE OR REPLACE`` and a load job
-    into ``t$partition`` all fail. A whole-table load and a full refresh
-    rebuild the table anyway: the drop comes right before the job that writes
-    it (after the files are staged, so a file error keeps the table). A
-    window of a partitioned load would keep the other partitions' rows in the
-    old layout: refused, as for incremental models, before anything is sent.
+    An append into a table without its tag column (loaded as an overwrite) is
+    refused: it could not replace its partitions' rows.
+
+        BigQuery refuses to change a table's partitioning or clustering in place:
+        ``LOAD DATA OVERWRITE … PARTITION BY``, ``CREATE OR REPLACE`` and a load job
+        into ``t$partition`` all fail. A whole-table load and a full refresh
+        rebuild the table anyway: the drop comes right before the job that writes
+        it (after the files are staged, so a file error keeps the table). A
+        window of a partitioned load would keep the other partitions' rows in the
+        old layout: refused, as for incremental models, before anything is sent.
     """
+    if appends(spec) and not full_refresh:
+        existing = engine.table_columns(target)
+        if existing is not None and LOADED_PARTITION not in {n.lower() for n, _ in existing}:
+            raise SchemaChangeError(
+                f"{spec.name.name}: the table has no {LOADED_PARTITION} column, so an append "
+                "cannot tell which rows its partitions' files gave (it was loaded with "
+                "@load_mode: overwrite); rebuild it once with `sqlassets run --full-refresh`"
+            )
     if not engine.capabilities.drop_before_layout_change:
         return list(jobs)
     layout = changed_layout(engine, target, spec)
