@@ -620,21 +620,25 @@ def _refuse_retyped_load(
     project that loads locally would fail in production.
     """
     target = insert.this.this if isinstance(insert.this, exp.Schema) else insert.this
-    staged = insert.expression.find(exp.Table) if insert.expression is not None else None
-    if not isinstance(target, exp.Table) or staged is None:
+    # An append reads one staged table per partition.
+    staged = list(insert.expression.find_all(exp.Table)) if insert.expression is not None else []
+    if not isinstance(target, exp.Table) or not staged:
         return
     columns = {
         str(row[0]).lower(): str(row[1])
         for row in connection.execute(f"DESCRIBE {target.sql(DIALECT)}").fetchall()
     }
-    changed = [
-        f"{name} ({columns[name.lower()]} -> {type_})"
-        for name, type_ in (
-            (str(row[0]), str(row[1]))
-            for row in connection.execute(f"DESCRIBE {staged.sql(DIALECT)}").fetchall()
+    changed = list(
+        dict.fromkeys(
+            f"{name} ({columns[name.lower()]} -> {type_})"
+            for table in staged
+            for name, type_ in (
+                (str(row[0]), str(row[1]))
+                for row in connection.execute(f"DESCRIBE {table.sql(DIALECT)}").fetchall()
+            )
+            if name.lower() in columns and _family(columns[name.lower()]) != _family(type_)
         )
-        if name.lower() in columns and _family(columns[name.lower()]) != _family(type_)
-    ]
+    )
     if changed:
         raise SchemaChangeError(
             f"{asset}: the files give retyped {', '.join(changed)} (reading "

@@ -21,6 +21,7 @@ from sqlassets.job import Job, Naming
 from sqlassets.loader import Model
 from sqlassets.project import Project
 from sqlassets.spec import (
+    LOADED_PARTITION,
     TARGET_ALIAS,
     Cadence,
     Granularity,
@@ -32,6 +33,7 @@ from sqlassets.spec import (
     ViewMaterialization,
 )
 from sqlassets.strategies import (
+    appends,
     drop_table,
     load_uris,
     parse_body,
@@ -56,6 +58,7 @@ from .schema import (
     changed_layout,
     check_partition_type,
     first_run_query,
+    load_layout_jobs,
     refresh_jobs,
     schema_jobs,
 )
@@ -151,7 +154,7 @@ def model_jobs(
     spec = model.spec
     if isinstance(spec.materialization, LoadMaterialization):
         capabilities = engine.capabilities
-        return plan_jobs(
+        loads = plan_jobs(
             spec,
             target,
             window,
@@ -159,6 +162,9 @@ def model_jobs(
             partition_load_jobs=capabilities.partition_load_jobs,
             load_layout=capabilities.load_layout,
         )
+        if not check_schema:
+            return loads
+        return load_layout_jobs(engine, target, spec, window, full_refresh, loads)
     preamble, query = parse_body(model.sql)
     query = rewrite_references(query, tables)
     columns = model.analysis.output_columns if model.analysis else None
@@ -527,6 +533,11 @@ def _figures(
                     Bound.LOWER,
                 )
             )
+        if appends(spec) and _exists(project, engine, model.name, existing):
+            # Its DELETE finds the partitions' earlier rows by their tag: that column is read.
+            tags = exp.select(exp.column(LOADED_PARTITION)).from_(target.copy())
+            count = engine.query_bytes(tags, [])
+            rows.append(row("target", count, f"the DELETE reads {LOADED_PARTITION}"))
         return rows
     if isinstance(materialization, ViewMaterialization):
         return [row("view", 0, "a view stores no rows: creating it is free")]

@@ -22,7 +22,15 @@ from sqlassets.loader import Model, token_location, tokens
 from sqlassets.project import Project
 from sqlassets.schemas import KnownSchemas
 from sqlassets.spec import CheckSpec, ModelSpec
-from sqlassets.strategies import checks_query, drop_table, staged_overwrite
+from sqlassets.strategies import (
+    appends,
+    checks_query,
+    drop_table,
+    partition_windows,
+    staged_append,
+    staged_overwrite,
+    staging_table,
+)
 from sqlassets.window import Window
 
 from .plan import piece_jobs, split_window
@@ -133,30 +141,49 @@ def located(error: EngineError, model: Model) -> EngineError:
 def _execute(
     engine: Engine, spec: ModelSpec, jobs: Sequence[Job], window: Window, context: JobContext
 ) -> list[JobResult]:
-    """Run ``jobs`` in order; a staging table they share is dropped after, also on failure.
+    """Run ``jobs`` in order; the staging tables they use are dropped after, also on failure.
 
-    The staged overwrite is rebuilt once the files are loaded: it inserts by
-    the staging table's column names, which only the load reveals.
+    The staged write is rebuilt once the files are loaded: it inserts by the
+    staging tables' column names, which only the load reveals.
     """
-    staging = next((job.staging for job in jobs if job.staging is not None), None)
-    if staging is None:
+    stagings = {job.staging.name: job.staging for job in jobs if job.staging is not None}
+    if not stagings:
         return [engine.execute(job, context) for job in jobs]
     target = engine.naming.table(spec.name)
-    drop = drop_table(staging)
     drop_context = replace(context, step="drop-staging")
     results: list[JobResult] = []
     try:
         for job in jobs:
-            if job.action == "overwrite" and job.staging is not None:
-                columns = loaded_columns(engine, spec, target, staging)
-                job = staged_overwrite(spec, target, staging, window, columns)
-            results.append(engine.execute(job, context))
+            results.append(engine.execute(_staged(engine, spec, target, job, window), context))
     except BaseException:
-        with contextlib.suppress(Exception):  # the first failure is the one to report
-            engine.execute(drop, drop_context)
+        for staging in stagings.values():
+            with contextlib.suppress(Exception):  # the first failure is the one to report
+                engine.execute(drop_table(staging), drop_context)
         raise
-    engine.execute(drop, drop_context)
+    for staging in stagings.values():
+        engine.execute(drop_table(staging), drop_context)
     return results
+
+
+def _staged(engine: Engine, spec: ModelSpec, target: exp.Table, job: Job, window: Window) -> Job:
+    """``job`` rebuilt with the loaded staging tables' columns when it writes from them."""
+    if job.staging is None or job.action == "stage":
+        return job
+    if job.action == "overwrite":
+        columns = loaded_columns(engine, spec, target, job.staging)
+        return staged_overwrite(spec, target, job.staging, window, columns)
+    if not appends(spec) or job.action not in ("append", "rebuild"):
+        return job
+    rebuild = job.action == "rebuild"
+    staged: dict[str, list[str]] = {}
+    for part in partition_windows(spec, window):
+        staging = staging_table(spec, target, part)
+        if rebuild:
+            # A full refresh takes the files' columns as they are now.
+            staged[staging.name] = [name for name, _ in engine.table_columns(staging) or []]
+        else:
+            staged[staging.name] = loaded_columns(engine, spec, target, staging)
+    return staged_append(spec, target, window, staged, rebuild)
 
 
 @dataclass(frozen=True)
