@@ -503,6 +503,7 @@ class BigQueryEngine(Engine):
         finally:
             with self._lock:
                 self._running.pop(identifier, None)
+        dml = getattr(query_job, "dml_stats", None)  # a DML statement's; a script has none
         return (
             JobResult(
                 job_id=identifier,
@@ -513,6 +514,8 @@ class BigQueryEngine(Engine):
                     getattr(query_job, "num_dml_affected_rows", None)
                     or getattr(query_job, "output_rows", None)  # a load job's
                 ),
+                rows_inserted=_int(getattr(dml, "inserted_row_count", None)),
+                rows_deleted=_int(getattr(dml, "deleted_row_count", None)),
                 bytes_processed=_int(getattr(query_job, "total_bytes_processed", None)),
                 bytes_billed=_int(getattr(query_job, "total_bytes_billed", None)),
                 slot_ms=_int(getattr(query_job, "slot_millis", None)),
