@@ -850,21 +850,22 @@ def _print_summary(outcomes: list[Outcome], elapsed: float, table: bool = True) 
         if outcome.message and not outcome.ok:
             click.echo(_named(outcome.name, outcome.message), err=True)
     count = {status: sum(o.status is status for o in outcomes) for status in Status}
-    ok = count[Status.MATERIALIZED] + count[Status.WARNED]
+    written = len(outcomes) - count[Status.FAILED] - count[Status.SKIPPED]
     parts = [
-        f"{count[Status.CHECK_FAILED]} written but failed a blocking check"
+        f"{count[Status.CHECK_FAILED]} failed a blocking check (downstream not run)"
         if count[Status.CHECK_FAILED]
         else "",
         f"{count[Status.FAILED]} failed" if count[Status.FAILED] else "",
         f"{count[Status.SKIPPED]} not run" if count[Status.SKIPPED] else "",
     ]
-    detail = "; ".join(part for part in parts if part)
+    detail = ", ".join(part for part in parts if part)
     click.echo(
-        f"\n{ok} of {len(outcomes)} model(s) materialized in {elapsed:.1f}s"
-        + (f" ({detail})" if detail else ""),
+        f"\n{written} of {len(outcomes)} model(s) materialized in {elapsed:.1f}s"
+        + (f"; {detail}" if detail else ""),
         err=True,
     )
-    sys.exit(EXIT_OK if ok == len(outcomes) else EXIT_FINDINGS)
+    failed = any(not outcome.ok for outcome in outcomes)
+    sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
 
 
 class _Progress:
@@ -887,7 +888,7 @@ class _Progress:
             shown = "" if rows == "-" else f", rows {rows}"
             done = f"{event.model} [{event.window}]{shown} in {event.duration_s:.2f}s"
             if event.model in self._blocked:
-                click.echo(f"  FAIL {done}: written, but a blocking check failed", err=True)
+                click.echo(f"  FAIL {done}: materialized, a blocking check failed", err=True)
             else:
                 click.echo(f"  ok  {done}", err=True)
         elif isinstance(event, CheckEvaluated) and not event.passed:

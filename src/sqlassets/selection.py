@@ -106,7 +106,7 @@ def parse_selector(text: str) -> Selector:
     if not colon:
         kind, value = "name", body
     elif kind not in KINDS:
-        hint = did_you_mean(f"{kind}:", [f"{known}:" for known in KINDS], cutoff=0.5)
+        hint = did_you_mean(f"{kind}:", [f"{known}:" for known in KINDS])
         hint = hint or f"; the kinds are {_kinds()}"
         raise SelectionError(f"`{text}`: unknown selector kind `{kind}:`{hint}")
     elif not value:
