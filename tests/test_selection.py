@@ -143,7 +143,12 @@ def test_parse_selector_reads_depths_and_kinds() -> None:
         None,
     )
     owner = parse_selector("owner:team:crm")
-    assert (owner.kind, owner.value, owner.upstream, owner.downstream) == ("owner", "team:crm", 0, 0)
+    assert (owner.kind, owner.value, owner.upstream, owner.downstream) == (
+        "owner",
+        "team:crm",
+        0,
+        0,
+    )
 
 
 def test_subgraph_keeps_order_and_edges_among_the_chosen(project: tuple[Graph, Path]) -> None:

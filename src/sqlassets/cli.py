@@ -381,6 +381,7 @@ def graph(
         project = load_project(project_dir)
     except ConfigError as error:
         _fail_config(error)
+    _refuse_config_errors(project)
     selected = _selected(project, selectors, excludes)
     shown = project.graph if selected is None else subgraph(project.graph, selected)
     click.echo(GRAPH_FORMATTERS[GraphFormat(output_format)](shown), nl=False)
@@ -471,6 +472,30 @@ def _check_windows(
             _usage(f"{message}; give a window it has, or leave it out (--exclude {name})")
 
 
+def _check_partition_fits_one(project: Project, selected: set[str], partition: str) -> None:
+    """``plan --partition K``: K must be a partition of at least one selected model (else exit 2).
+
+    Models K does not fit are planned over their own partitions, as for a window.
+    """
+    from sqlassets.errors import WindowError
+    from sqlassets.runner import resolve_window
+
+    first: str | None = None
+    for name in project.graph.order:
+        model = project.models.get(name)
+        if name not in selected or model is None or model.spec.partitions is None:
+            continue
+        try:
+            resolve_window(model, partition, None, None)
+            return
+        except WindowError as error:
+            first = first or (
+                error.message if name in error.message else f"{name}: {error.message}"
+            )
+    if first is not None:
+        _usage(f"--partition {partition} is a partition of no selected model: {first}")
+
+
 def _claim(engine: Engine, wait_s: float) -> None:
     """Open the warehouse before any work: a file another process holds is a usage error."""
     from sqlassets.engines.base import LOCKED
@@ -501,6 +526,7 @@ def _load_valid_project(project_dir: Path | None) -> Project:
         project = load_project(project_dir)
     except ConfigError as error:
         _fail_config(error)
+    _refuse_config_errors(project)
     from sqlassets.errors import ProjectError
 
     try:
@@ -527,6 +553,16 @@ def _load_valid_project(project_dir: Path | None) -> Project:
             err=True,
         )
     return usable
+
+
+def _refuse_config_errors(project: Project) -> None:
+    """An error in ``[tool.sqlassets]`` (an undeclared target...) is a configuration error: exit 2."""
+    errors = [diagnostic for diagnostic in project.config.diagnostics if diagnostic.is_error]
+    if errors:
+        for diagnostic in errors:
+            click.echo(str(diagnostic), err=True)
+        click.echo(f"{len(errors)} configuration error(s) in pyproject.toml", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 def _usage(message: str) -> NoReturn:
@@ -624,6 +660,8 @@ def plan(
     _check_window_options(partition, start, end)
     project = _load_valid_project(project_dir)
     selected = _selected_all(project, selectors, excludes)
+    if partition is not None:
+        _check_partition_fits_one(project, selected, partition)
     try:
         engine = open_engine(project.config, target)
     except ConfigError as error:
