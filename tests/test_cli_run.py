@@ -7,12 +7,9 @@ import json
 from pathlib import Path
 
 import duckdb
-import pytest
-from click.testing import CliRunner
 
-from sqlassets.cli import main
 from sqlassets.dagster.resources import DuckDBEngineResource
-from tests.helpers import write_project
+from tests.helpers import invoke_cli, write_project
 
 PYPROJECT = (
     '[tool.sqlassets]\ntarget = "local"\n'
@@ -26,13 +23,7 @@ DAILY = (
 BAD_CAST = "SELECT x, CAST(label AS INT64) AS n FROM raw.src\n"
 
 
-def _run(root: Path, *args: str):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(root)
-        try:
-            return CliRunner().invoke(main, list(args), catch_exceptions=False)
-        finally:
-            DuckDBEngineResource.close_all()
+_run = invoke_cli
 
 
 def _source(root: Path, rows: list[tuple[str, int, str]]) -> None:

@@ -6,11 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from sqlassets.cli import main
-from sqlassets.dagster.resources import DuckDBEngineResource
-from tests.helpers import write_project
+from tests.helpers import invoke_cli, write_project
 
 PYPROJECT = (
     '[tool.sqlassets]\ntarget = "local"\n'
@@ -33,13 +30,7 @@ def project(tmp_path: Path) -> Path:
     return write_project(tmp_path, FILES)
 
 
-def _run(root: Path, *args: str):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(root)
-        try:
-            return CliRunner().invoke(main, list(args), catch_exceptions=False)
-        finally:
-            DuckDBEngineResource.close_all()
+_run = invoke_cli
 
 
 def _listed(root: Path, *args: str) -> list[str]:

@@ -556,7 +556,7 @@ def _load_valid_project(project_dir: Path | None) -> Project:
 
 
 def _refuse_config_errors(project: Project) -> None:
-    """An error in ``[tool.sqlassets]`` (an undeclared target...) is a configuration error: exit 2."""
+    """An error in ``[tool.sqlassets]`` (an undeclared target...) is a usage error: exit 2."""
     errors = [diagnostic for diagnostic in project.config.diagnostics if diagnostic.is_error]
     if errors:
         for diagnostic in errors:
