@@ -793,6 +793,9 @@ def run(
             from sqlassets.dagster.run import run_project  # Dagster takes seconds to import
 
             target_name = project.config.target_name(target)
+            # An interrupted run writes no results: leave none of the previous run's behind.
+            with contextlib.suppress(OSError):
+                (project.config.root / RUN_RESULTS).unlink(missing_ok=True)
             click.echo(f"Running {len(selected)} model(s) on target {target_name}", err=True)
             started_at = datetime.now(UTC)
             started = time.monotonic()
