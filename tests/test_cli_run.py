@@ -147,3 +147,25 @@ def test_dagster_log_lines_only_with_verbose(tmp_path: Path) -> None:
     loud = _run(tmp_path, "run", "--select", "src.a_bad", "--verbose")
     assert loud.exit_code == 1
     assert "STEP_FAILURE" in loud.stderr
+
+
+def test_a_failing_run_in_a_real_process_prints_no_dagster_line(tmp_path: Path) -> None:
+    """The same through the process's own stderr (no click runner between)."""
+    import subprocess
+    import sys
+
+    write_project(tmp_path, FAILING)
+    _source(tmp_path, [("2024-01-02", 1, "one")])
+    done = subprocess.run(
+        [sys.executable, "-m", "sqlassets.cli", "run", "--select", "src.a_bad", "marts.guarded+"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    for noise in ("Traceback", "Stack Trace", " - dagster - ", "STEP_FAILURE", "Warning"):
+        assert noise not in done.stderr, done.stderr
+    assert "FAIL src.a_bad: Conversion Error" in done.stderr
+    assert "1 of 3 model(s) materialized" in done.stderr
