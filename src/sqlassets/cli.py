@@ -454,7 +454,8 @@ def _check_windows(
     """Refuse a window any selected model cannot run, before any job is sent (exit 2).
 
     The same windows ``run`` resolves per model: unpartitioned models run
-    whole, static ones every key unless ``--partition`` names one.
+    whole, static ones every key unless ``--partition`` names one, time ones
+    their latest complete partition when no window is given.
     """
     from sqlassets.errors import WindowError
     from sqlassets.runner import resolve_window
