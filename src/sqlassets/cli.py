@@ -596,7 +596,7 @@ def compile_command(
     """
     from sqlassets.engines import open_engine
     from sqlassets.errors import EngineError, WindowError
-    from sqlassets.runner import model_jobs, render_jobs, resolve_window
+    from sqlassets.runner import located, model_jobs, render_jobs, resolve_window
 
     _check_window_options(partition, start, end)
     project = _load_valid_project(project_dir)
@@ -617,13 +617,16 @@ def compile_command(
                 window = resolve_window(model, None, None, None)
             else:
                 window = resolve_window(model, partition, start, end)
-            jobs = model_jobs(project, model, engine, window)
-        except (WindowError, EngineError) as error:
+            rendered = render_jobs(engine, model_jobs(project, model, engine, window))
+        except WindowError as error:
             engine.close()
             _usage(_named(name, error.message))
+        except EngineError as error:
+            engine.close()
+            _usage(located(error, model).message)
         printed.append(
             f"-- {model.name} on target {project.config.target_name(target)} ({engine.name}), "
-            f"window {window.label()}\n\n" + render_jobs(engine, jobs)
+            f"window {window.label()}\n\n" + rendered
         )
     engine.close()
     click.echo("\n".join(printed), nl=False)
@@ -1085,7 +1088,7 @@ def _observation_output(observations: list[Any], now: Any, output_format: str) -
     "--plot",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Also draw the daily bytes billed, stacked per model, as a PNG.",
+    help="Also draw the daily bytes billed, stacked per model, as a PNG (the plot extra).",
 )
 @_text_or_json("text: tables per model and per day; json: every entry.")
 @_target_option
@@ -1117,6 +1120,13 @@ def cost_command(
         start = parse_since(since)
     except InvalidValue as error:
         _usage(f"--since: {error.message}")
+    if plot is not None:
+        from sqlassets.plot import PlotUnavailableError, ensure_available
+
+        try:
+            ensure_available()
+        except PlotUnavailableError as error:
+            _usage(error.message)
     project = _load_valid_project(project_dir)
     selected = _selected(project, selectors, excludes)
     names = [name for name in project.graph.order if selected is None or name in selected]
@@ -1171,22 +1181,21 @@ def _job_costs(engine: Engine, since: Any, names: list[str]) -> list[Any]:
 def _plot_costs(entries: list[Any], since: Any, now: Any, path: Path) -> None:
     """Draw one source's daily series (BigQuery's when there, else the event log's)."""
     from sqlassets.costs import EVENT_LOG, JOBS, daily_series, days, format_bytes, totals
-    from sqlassets.png import bar_chart
+    from sqlassets.plot import cost_chart
 
     source = JOBS if any(e.source == JOBS for e in entries) else EVENT_LOG
     chosen = [entry for entry in entries if entry.source == source]
     span = days(since, now)
     top = [total.key for total in totals(chosen, "model")][:9]
     series = daily_series(chosen, span, top)
-    colors = bar_chart(series, path)
-    tallest = max((sum(day) for day in zip(*series.values(), strict=True)), default=0)
+    billed = sum(entry.bytes_billed for entry in chosen)
+    title = f"Bytes billed per day, by model\n{source}, {span[0]} to {span[-1]} (UTC)"
+    cost_chart(series, span, title, path)
     click.echo(
-        f"plot: {display_path(path)}, {len(span)} day(s) from {span[0]} (left), bars stacked "
-        f"by model, top grid line {format_bytes(tallest)} billed ({source})",
+        f"plot: {display_path(path)}, {len(span)} day(s), {len(series)} series, "
+        f"{format_bytes(billed)} billed in all ({source})",
         err=True,
     )
-    for name, color in colors.items():
-        click.echo(f"  {color}  {name}", err=True)
 
 
 # ---------------------------------------------------------------- show

@@ -25,6 +25,19 @@ LOCKED = "locked"
 NOT_FOUND = "notFound"
 """The ``reason`` of the :class:`EngineError` for a table or dataset that does not exist."""
 
+
+class ConstructError(EngineError):
+    """A construct of the query that the engine cannot run, refused before anything is sent.
+
+    ``marker`` is the sequence of BigQuery tokens (upper case) that starts the
+    construct in a model's body: the runner locates the refusal with it.
+    """
+
+    def __init__(self, message: str, marker: tuple[str, ...]):
+        super().__init__(message)
+        self.marker = marker
+
+
 Layout = tuple[str | None, tuple[str, ...]]
 """``(partitioning, clustering)`` of a table, in the engine's own notation."""
 
@@ -228,6 +241,18 @@ class Engine(abc.ABC):
         ``reason`` :data:`NOT_FOUND`.
         """
         return None
+
+    def query_schema_and_bytes(
+        self,
+        query: exp.Expression,
+        parameters: Sequence[QueryParameter],
+        preamble: Sequence[exp.Expression] = (),
+    ) -> tuple[list[tuple[str, str]], int | None]:
+        """:meth:`query_schema` and :meth:`query_bytes` together (one dry run on BigQuery)."""
+        return (
+            self.query_schema(query, parameters, preamble),
+            self.query_bytes(query, parameters, preamble),
+        )
 
     def table_layout(self, table: exp.Table) -> Layout | None:
         """The layout of an existing table; None when unknown or missing.

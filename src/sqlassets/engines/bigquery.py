@@ -713,6 +713,17 @@ class BigQueryEngine(Engine):
         """
         return _int(self._dry_run(query, parameters, preamble).total_bytes_processed)
 
+    def query_schema_and_bytes(
+        self,
+        query: exp.Expression,
+        parameters: Sequence[QueryParameter],
+        preamble: Sequence[exp.Expression] = (),
+    ) -> tuple[list[tuple[str, str]], int | None]:
+        """The schema and the bytes of ``preamble; query``, from one dry run."""
+        job = self._dry_run(query, parameters, preamble)
+        schema = [(field.name, field.field_type) for field in (job.schema or [])]
+        return schema, _int(job.total_bytes_processed)
+
     def _dry_run(
         self,
         query: exp.Expression,

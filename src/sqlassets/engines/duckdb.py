@@ -27,6 +27,7 @@ from sqlassets.config import DuckDBTarget
 from sqlassets.engines.base import (
     LOCKED,
     Capabilities,
+    ConstructError,
     DryRunResult,
     Engine,
     JobContext,
@@ -712,6 +713,35 @@ def _first_bad_row(path: Path) -> tuple[int, str] | None:
     return None
 
 
+def _struct_star(struct: exp.Expression, star: exp.Star, before: str) -> exp.Expression:
+    """A struct's fields as columns: ``UNNEST(struct)``, REPLACE as ``struct_update``.
+
+    ``before`` is the token before ``.*`` in BigQuery's text, to locate a refusal.
+    """
+    if star.args.get("except_") or star.args.get("rename"):
+        word = "EXCEPT" if star.args.get("except_") else "RENAME"
+        raise ConstructError(
+            f"`{'(expr)' if before == ')' else 'a.b'}.* {word} (…)` cannot run on DuckDB, "
+            "which cannot drop a field from a struct it has not typed: select the struct's "
+            "fields by name",
+            (before.upper(), ".", "*", word),
+        )
+    replaced = star.args.get("replace") or []
+    if replaced:
+        # struct_update keeps each field's position, as REPLACE keeps the column's.
+        struct = exp.Anonymous(
+            this="struct_update",
+            expressions=[
+                struct,
+                *(
+                    exp.PropertyEQ(this=alias.args["alias"].copy(), expression=alias.this)
+                    for alias in replaced
+                ),
+            ],
+        )
+    return exp.Anonymous(this="UNNEST", expressions=[struct])
+
+
 def _own_statements(job: Job) -> list[exp.Expression]:
     """The job's statements without BigQuery's ``BEGIN``/``COMMIT TRANSACTION``.
 
@@ -792,18 +822,21 @@ def _fix_in_place(node: exp.Expression) -> exp.Expression:
         )
     elif isinstance(node, exp.Dot) and isinstance(node.expression, exp.Star):
         # (expr).* spreads a struct's fields: DuckDB's UNNEST of a struct does that.
-        star = node.expression
-        modifiers = [key for key in ("except_", "replace", "rename") if star.args.get(key)]
-        if modifiers:
-            raise EngineError(
-                f"`(expr).* {modifiers[0].rstrip('_').upper()} (…)` cannot run on DuckDB: "
-                "select the struct's fields by name"
-            )
-        return exp.Anonymous(this="UNNEST", expressions=[node.this])
+        return _struct_star(node.this, node.expression, ")")
+    elif isinstance(node, exp.Column) and isinstance(node.this, exp.Star) and node.db:
+        # `a.b.*`, a nested struct's fields (DuckDB takes one name before a star).
+        catalog = node.args.get("catalog")
+        struct = exp.Column(
+            this=node.args["table"].copy(),
+            table=node.args["db"].copy(),
+            db=catalog.copy() if catalog is not None else None,
+        )
+        return _struct_star(struct, node.this, struct.name)
     elif isinstance(node, exp.Table) and node.args.get("version") is not None:
-        raise EngineError(
+        raise ConstructError(
             f"`FOR SYSTEM_TIME AS OF` on `{node.db}.{node.name}` cannot run on DuckDB, whose "
-            "tables keep no history: read the table as it is, or run on BigQuery"
+            "tables keep no history: read the table as it is, or run on BigQuery",
+            ("FOR", "SYSTEM_TIME"),
         )
     elif (
         isinstance(node, exp.ColumnDef)

@@ -543,7 +543,10 @@ def _figures(
             "query", 0, f"reads {', '.join(sorted(set(missing)))}: not built yet", Bound.LOWER
         )
     else:
-        source = row("query", engine.query_bytes(query, parameters, preamble), "")
+        schema, count = engine.query_schema_and_bytes(query, parameters, preamble)
+        # The partition column's type, from the same dry run (SA306), before any figure.
+        check_partition_type(spec, engine, schema)
+        source = row("query", count, "")
     if isinstance(materialization, TableMaterialization):
         return [source]
     if not _exists(project, engine, model.name, existing):

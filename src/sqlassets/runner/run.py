@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlglot import expressions as exp
 
-from sqlassets.engines.base import Engine, JobContext, JobResult
+from sqlassets.engines.base import ConstructError, Engine, JobContext, JobResult
 from sqlassets.errors import EngineError
 from sqlassets.job import Job
-from sqlassets.loader import Model
+from sqlassets.loader import Model, token_location, tokens
 from sqlassets.project import Project
 from sqlassets.schemas import KnownSchemas
 from sqlassets.spec import CheckSpec, ModelSpec
@@ -108,10 +108,33 @@ def run_model(
     """
     results: list[JobResult] = []
     pieces = split_window(model.spec, window, engine)
-    for piece, jobs in piece_jobs(project, model, engine, pieces, full_refresh, True):
-        piece_context = context if piece == window else replace(context, window=piece.label())
-        results += _execute(engine, model.spec, jobs, piece, piece_context)
+    try:
+        for piece, jobs in piece_jobs(project, model, engine, pieces, full_refresh, True):
+            piece_context = context if piece == window else replace(context, window=piece.label())
+            results += _execute(engine, model.spec, jobs, piece, piece_context)
+    except ConstructError as error:
+        raise located(error, model) from None
     return results
+
+
+def located(error: EngineError, model: Model) -> EngineError:
+    """``error``, when it refuses a construct, with the place in ``model``'s file it starts.
+
+    Its message becomes ``path:line:col: CODE message``; unchanged for any
+    other error, or when the construct is not in the model's own body (a
+    check, a header value).
+    """
+    if not isinstance(error, ConstructError) or error.location is not None:
+        return error
+    stream = tokens(model.sql)
+    texts = [token.text.upper() for token in stream]
+    size = len(error.marker)
+    for index in range(len(stream) - size + 1):
+        if tuple(texts[index : index + size]) == error.marker:
+            error.location = token_location(stream[index], model.path, model.body_line)
+            error.message = f"{error.location}: {error.code} {error.message}"
+            break
+    return error
 
 
 def _execute(

@@ -69,7 +69,9 @@ def check_partition_type(
 ) -> None:
     """Refuse (SA306) a ``@partition_by`` BigQuery cannot apply to the query's column type.
 
-    Checked on every engine: DuckDB would run it, BigQuery would not.
+    Checked on every engine: DuckDB would run it, BigQuery would not. The
+    message is located as lint's finding is (``path:line:col: SA306 …``):
+    runs, Dagster and ``plan`` show an error's message alone.
     """
     if spec.partition_by is None:
         return
@@ -79,9 +81,9 @@ def check_partition_type(
             bigquery_type = exp.DataType.build(kind, dialect=engine.dialect, udt=True)
             problem = spec.partition_by.type_problem(bigquery_type.sql("bigquery"))
             if problem is not None:
-                error = SchemaChangeError(f"{spec.name}: {problem}")
-                error.location = spec.location_of("partition_by")
-                error.code = Code.PARTITION_COLUMN_TYPE
+                code = Code.PARTITION_COLUMN_TYPE
+                error = SchemaChangeError(f"{spec.location_of('partition_by')}: {code} {problem}")
+                error.code = code
                 raise error
             return
 
@@ -156,8 +158,11 @@ def loaded_columns(
 
     A load has no ``@on_schema_change``: as BigQuery's own load into an
     existing table does, added or retyped columns fail (removed ones get NULL).
+    The files type the partition column: it is checked here (SA306), before
+    the transaction writes anything.
     """
     staged = engine.table_columns(staging) or []
+    check_partition_type(spec, engine, staged)
     existing = engine.table_columns(target)
     if existing is not None:
         diff = schema_diff(existing, staged)
