@@ -173,6 +173,20 @@ def test_a_failing_statement_raises_with_the_warehouse_message(env) -> None:
     assert "probe" in error.value.message
 
 
+def test_a_rerun_partition_reports_rows_inserted_and_deleted_apart(env) -> None:
+    """insert_overwrite is a script (DELETE, INSERT): its rows affected add both; the child
+    jobs tell them apart, so a re-run of a partition reads +n -n, not 2n."""
+    project, engine, client, _ = env
+    _replace_source(client, [(i, "a", date(2024, 1, 2), 10 + i) for i in range(15)])
+    model = project.models["marts.daily"]
+    window = resolve_window(model, "2024-01-02")
+    first = run_model(project, model, engine, window, JobContext(model.name, run_id="first"))
+    assert first[-1].rows_inserted == 1  # one revenue row per day
+    again = run_model(project, model, engine, window, JobContext(model.name, run_id="again"))
+    overwrite = again[-1]
+    assert (overwrite.rows_inserted, overwrite.rows_deleted) == (1, 1)
+
+
 # ---------------------------------------------------------------- models reading themselves
 # issue 11, item 2: the first run creates the table from the query's schema without
 # reading it, then runs; the SQL it sends is pinned in test_self_reads_bigquery.py.

@@ -96,6 +96,11 @@ class JobResult:
     sql: str
     duration_s: float
     rows_affected: int | None = None
+    """Rows the warehouse says the job affected (on BigQuery a MERGE's inserts and deletes)."""
+    rows_inserted: int | None = None
+    """Rows inserted, where the warehouse tells them apart (None: not known)."""
+    rows_deleted: int | None = None
+    """Rows deleted, where the warehouse tells them apart (None: not known)."""
     bytes_processed: int | None = None
     bytes_billed: int | None = None
     slot_ms: int | None = None

@@ -335,6 +335,8 @@ class DuckDBEngine(Engine):
         created = schemas - self._schemas
         started = time.perf_counter()
         rows: int | None = None
+        inserted: int | None = None
+        deleted: int | None = None
         # One statement is atomic on its own; several share one transaction.
         explicit = len(statements) > 1 or bool(created)
         with self._lock:
@@ -352,6 +354,10 @@ class DuckDBEngine(Engine):
                     count = _count(connection.execute(text))
                     if count is not None and not _is_temp(statement):
                         rows = count
+                        if isinstance(statement, exp.Insert | exp.Create):
+                            inserted = (inserted or 0) + count
+                        elif isinstance(statement, exp.Delete):
+                            deleted = (deleted or 0) + count
                 if explicit:
                     connection.execute("COMMIT")
             except SchemaChangeError:
@@ -376,6 +382,8 @@ class DuckDBEngine(Engine):
             sql=sql,
             duration_s=time.perf_counter() - started,
             rows_affected=rows,
+            rows_inserted=inserted,
+            rows_deleted=deleted,
         )
 
     def dry_run(self, job: Job) -> list[DryRunResult]:

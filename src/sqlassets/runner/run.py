@@ -53,6 +53,11 @@ class Status(enum.StrEnum):
         """Materialized with no blocking check failed."""
         return self in (Status.MATERIALIZED, Status.WARNED)
 
+    @property
+    def failed(self) -> bool:
+        """A job or a blocking check failed (the table may be written: see CHECK_FAILED)."""
+        return self in (Status.FAILED, Status.CHECK_FAILED)
+
 
 @dataclass(frozen=True)
 class ModelStarted:
@@ -88,6 +93,8 @@ class ModelMaterialized:
     rows: int | None
     bytes: int | None
     duration_s: float
+    rows_inserted: int | None = None
+    rows_deleted: int | None = None
 
 
 Event = ModelStarted | ModelFailed | CheckEvaluated | ModelMaterialized
@@ -224,16 +231,24 @@ class Summary:
     """Rows the last job that counts rows affected."""
     bytes: int | None
     duration_s: float
+    rows_inserted: int | None = None
+    """Rows every job inserted, where the warehouse tells (None: not known)."""
+    rows_deleted: int | None = None
+    """Rows every job deleted, where the warehouse tells (None: not known)."""
 
     @classmethod
     def of(cls, results: Sequence[JobResult]) -> Summary:
         """The summary of ``results``."""
         rows = [result.rows_affected for result in results if result.rows_affected is not None]
         processed = [r.bytes_processed for r in results if r.bytes_processed is not None]
+        inserted = [r.rows_inserted for r in results if r.rows_inserted is not None]
+        deleted = [r.rows_deleted for r in results if r.rows_deleted is not None]
         return cls(
             rows=rows[-1] if rows else None,
             bytes=sum(processed) if processed else None,
             duration_s=sum(result.duration_s for result in results),
+            rows_inserted=sum(inserted) if inserted else None,
+            rows_deleted=sum(deleted) if deleted else None,
         )
 
 
@@ -317,7 +332,17 @@ def materialize(
         emit(CheckEvaluated(model.name, check.name, verdict.passed, check.blocking))
     run = ModelRun(results, verdicts, columns, duration, windows)
     summary = Summary.of(results)
-    emit(ModelMaterialized(model.name, run.window, summary.rows, summary.bytes, summary.duration_s))
+    emit(
+        ModelMaterialized(
+            model.name,
+            run.window,
+            summary.rows,
+            summary.bytes,
+            summary.duration_s,
+            summary.rows_inserted,
+            summary.rows_deleted,
+        )
+    )
     return run
 
 
