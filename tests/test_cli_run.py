@@ -169,3 +169,18 @@ def test_a_failing_run_in_a_real_process_prints_no_dagster_line(tmp_path: Path) 
         assert noise not in done.stderr, done.stderr
     assert "FAIL src.a_bad: Conversion Error" in done.stderr
     assert "1 of 3 model(s) materialized" in done.stderr
+
+
+def test_a_failure_is_told_of_its_own_model_not_one_whose_name_it_extends(tmp_path: Path) -> None:
+    # `marts__rep` is a prefix of `marts__rep2`'s op name: only rep2 failed.
+    files = {
+        "pyproject.toml": PYPROJECT,
+        "sql/marts/rep.sql": "SELECT x FROM raw.src\n",
+        "sql/marts/rep2.sql": BAD_CAST,
+    }
+    write_project(tmp_path, files)
+    _source(tmp_path, [("2024-01-02", 1, "not a number")])
+    result = _run(tmp_path, "run")
+    assert result.exit_code == 1, result.output
+    status = {r["model"]: r["status"] for r in _results(tmp_path)["results"]}
+    assert status == {"marts.rep": "materialized", "marts.rep2": "failed"}

@@ -391,7 +391,7 @@ def _run_batch(
             outcome.status = Status.WARNED
     for failure in result.get_step_failure_events():
         for name in batch.names:
-            if failure.step_key and failure.step_key.startswith(op_name(keys[name])):
+            if _is_step_of(failure.step_key, op_name(keys[name])):
                 outcome = outcomes[name]
                 if outcome.status is Status.CHECK_FAILED:
                     continue  # Dagster fails the step after a blocking check fails
@@ -417,3 +417,8 @@ def _add(total: int | None, value: Any) -> int | None:
 
 def _value(entry: Any) -> Any:
     return getattr(entry, "value", entry)
+
+
+def _is_step_of(step_key: str | None, op: str) -> bool:
+    """Whether ``step_key`` is ``op``'s step (``op``, ``op[key]``), not a longer name's."""
+    return step_key is not None and (step_key == op or step_key.startswith(f"{op}["))
