@@ -8,6 +8,8 @@ stands in for them and records the SQL each query sends.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -428,3 +430,21 @@ def test_cost_report_orders_models_by_bytes_and_reads_since() -> None:
         ["total", "4", "530", "B", "4"],
     ]
     assert lines[-1] == "note: a note"
+
+
+def test_cost_with_a_bare_dagster_home_prints_no_dagster_warning(
+    project_dir: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "bare_home"  # no dagster.yaml: Dagster's defaults, and its warning
+    home.mkdir()
+    completed = subprocess.run(
+        [sys.executable, "-m", "sqlassets.cli", "cost", "--since", "1d"],
+        cwd=project_dir,
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "no costs recorded in this period" in completed.stdout
+    assert "dagster.yaml" not in completed.stderr, completed.stderr

@@ -1159,11 +1159,10 @@ def cost_command(
 
 
 def _event_log_costs(project: Project, since: Any, selected: set[str] | None) -> list[Any]:
-    import dagster as dg
-
     from sqlassets.dagster.cost import event_log_costs
+    from sqlassets.dagster.run import home_instance
 
-    with dg.DagsterInstance.get() as instance:
+    with home_instance() as instance:
         return event_log_costs(project, instance, since, selected)
 
 

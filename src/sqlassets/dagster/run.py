@@ -8,6 +8,7 @@ skips everything downstream of it in later runs (within a run Dagster does).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -193,7 +194,7 @@ def run_project(
     outcomes = {name: Outcome(name) for name in selected}
     blocked: set[str] = set()
     failed_first: list[str] = []  # the first model that failed, for --fail-fast
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    instance = home_instance() if os.environ.get("DAGSTER_HOME") else None
     keys = {name: translator.get_asset_key(project.models[name]) for name in selected}
     names_by_key = {key: name for name, key in keys.items()}
     try:
@@ -422,3 +423,18 @@ def _value(entry: Any) -> Any:
 def _is_step_of(step_key: str | None, op: str) -> bool:
     """Whether ``step_key`` is ``op``'s step (``op``, ``op[key]``), not a longer name's."""
     return step_key is not None and (step_key == op or step_key.startswith(f"{op}["))
+
+
+def home_instance() -> dg.DagsterInstance:
+    """``$DAGSTER_HOME``'s instance, without Dagster's warning when it has no dagster.yaml.
+
+    An empty ``$DAGSTER_HOME`` is a valid instance (its defaults); the warning
+    is one of Dagster's own log lines, which the CLI prints only with --verbose.
+    """
+    logger = logging.getLogger("dagster")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        return dg.DagsterInstance.get()
+    finally:
+        logger.setLevel(level)
