@@ -143,3 +143,14 @@ def test_a_range_outside_the_partitions_fails_as_in_dagster() -> None:
         partitions_def.empty_subset().with_partition_key_range(
             partitions_def, dg.PartitionKeyRange("2019-12-30", "2020-01-03")
         )
+
+
+def test_a_range_subset_takes_dagsters_keywords() -> None:
+    partitions_def = time_partitions_def(
+        TimePartitions(cadence=Cadence.DAILY, start=datetime(2020, 1, 1))
+    )
+    subset = partitions_def.empty_subset().with_partition_key_range(
+        partitions_def=partitions_def,
+        partition_key_range=dg.PartitionKeyRange("2020-01-02", "2020-01-04"),
+    )
+    assert list(subset.get_partition_keys()) == ["2020-01-02", "2020-01-03", "2020-01-04"]

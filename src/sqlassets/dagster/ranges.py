@@ -28,9 +28,10 @@ _dagsters = TimeWindowPartitionsSubset.with_partition_key_range
 
 
 def range_subset(
-    subset: TimeWindowPartitionsSubset, partitions_def: Any, key_range: Any
+    self: TimeWindowPartitionsSubset, partitions_def: Any, partition_key_range: Any
 ) -> TimeWindowPartitionsSubset:
-    """``subset.with_partition_key_range(partitions_def, key_range)``, without listing keys."""
+    """``with_partition_key_range`` (Dagster's signature, keywords too), without listing keys."""
+    subset, key_range = self, partition_key_range
     if (
         not subset.is_empty
         or not isinstance(partitions_def, TimeWindowPartitionsDefinition)
