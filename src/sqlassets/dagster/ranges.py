@@ -19,6 +19,7 @@ from typing import Any
 from dagster._core.definitions.partitions.definition.time_window import (
     TimeWindowPartitionsDefinition,
 )
+from dagster._core.definitions.partitions.subset.partitions_subset import PartitionsSubset
 from dagster._core.definitions.partitions.subset.time_window import TimeWindowPartitionsSubset
 from dagster._core.definitions.partitions.utils.time_window import TimeWindow
 
@@ -29,7 +30,7 @@ _dagsters = TimeWindowPartitionsSubset.with_partition_key_range
 
 def range_subset(
     self: TimeWindowPartitionsSubset, partitions_def: Any, partition_key_range: Any
-) -> TimeWindowPartitionsSubset:
+) -> PartitionsSubset[str]:
     """``with_partition_key_range`` (Dagster's signature, keywords too), without listing keys."""
     subset, key_range = self, partition_key_range
     if (
@@ -38,14 +39,14 @@ def range_subset(
         or partitions_def != subset.partitions_def
         or partitions_def.exclusions
     ):
-        return _dagsters(subset, partitions_def, key_range)  # type: ignore[no-any-return]
+        return _dagsters(subset, partitions_def, key_range)
     start = partitions_def.start_time_for_partition_key(key_range.start)
     end = partitions_def.end_time_for_partition_key(key_range.end)
     bounded = start.timestamp() >= partitions_def.start_timestamp and (
         partitions_def.end_timestamp is None or end.timestamp() <= partitions_def.end_timestamp
     )
     if not bounded or start >= end:
-        return _dagsters(subset, partitions_def, key_range)  # type: ignore[no-any-return]  # Dagster's error
+        return _dagsters(subset, partitions_def, key_range)  # Dagster's answer, or its error
     window = TimeWindow(start, end)
     return TimeWindowPartitionsSubset(
         partitions_def,
