@@ -9,11 +9,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from dagster._core.execution.plan import execute_step
+from dagster_shared.check import CheckError
 
+from sqlassets.dagster import ranges
 from sqlassets.dagster.resources import DuckDBEngineResource
 from sqlassets.dagster.run import run_project
+from sqlassets.dagster.translator import time_partitions_def
 from sqlassets.project import load_project
-from sqlassets.spec import Cadence
+from sqlassets.spec import Cadence, TimePartitions
 from sqlassets.window import KEY_FORMATS, TimeKeys, step
 from tests.helpers import write_project
 
@@ -56,6 +59,16 @@ def _run(root: Path) -> None:
     assert outcome.window == "2024-01-01-00:00..2024-01-02-23:00"
 
 
+def test_the_command_lines_instance_builds_no_event_per_partition(
+    tmp_path: Path, asset_events: list[object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing reads a step's events back from the ephemeral instance (gone with the
+    # command): building 17,520 of them was most of a 2-year hourly window's cost.
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    _run(tmp_path)
+    assert asset_events == []
+
+
 def test_a_dagster_instance_shows_every_partition_of_the_range_materialized(
     tmp_path: Path, asset_events: list[object], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -93,3 +106,51 @@ def test_window_keys_are_the_stepped_keys_computed_one_at_a_time(cadence: Cadenc
 def test_a_ten_year_hourly_window_is_counted_not_listed() -> None:
     keys = TimeKeys(Cadence.HOURLY, datetime(2015, 1, 1), datetime(2025, 1, 1))
     assert (len(keys), keys[0], keys[-1]) == (87_672, "2015-01-01-00:00", "2024-12-31-23:00")
+
+
+@pytest.mark.parametrize(
+    ("cadence", "first", "last"),
+    [
+        (Cadence.HOURLY, "2022-01-01-00:00", "2023-12-31-23:00"),
+        (Cadence.HOURLY, "2022-03-27-00:00", "2022-03-27-05:00"),
+        (Cadence.DAILY, "2020-01-01", "2024-02-29"),
+        (Cadence.WEEKLY, "2020-01-08", "2020-03-04"),
+        (Cadence.MONTHLY, "2020-01-01", "2021-12-01"),
+        (Cadence.DAILY, "2020-01-05", "2020-01-05"),
+    ],
+    ids=["hourly-2y", "hourly-dst-day", "daily-leap", "weekly", "monthly", "one-day"],
+)
+def test_a_range_subset_is_dagsters_built_as_one_window(
+    cadence: Cadence, first: str, last: str
+) -> None:
+    partitions_def = time_partitions_def(
+        TimePartitions(cadence=cadence, start=datetime(2020, 1, 1))
+    )
+    if cadence is Cadence.WEEKLY:  # weeks start on @start's weekday (a Wednesday)
+        assert partitions_def.cron_schedule == "0 0 * * 3"
+    key_range = dg.PartitionKeyRange(first, last)
+    dagsters = ranges._dagsters(partitions_def.empty_subset(), partitions_def, key_range)
+    ours = partitions_def.empty_subset().with_partition_key_range(partitions_def, key_range)
+    assert ours == dagsters and len(ours.included_time_windows) == 1
+    assert list(ours.get_partition_keys()) == list(dagsters.get_partition_keys())
+
+
+def test_a_range_outside_the_partitions_fails_as_in_dagster() -> None:
+    partitions_def = time_partitions_def(
+        TimePartitions(cadence=Cadence.DAILY, start=datetime(2020, 1, 1))
+    )
+    with pytest.raises(CheckError, match="is before the partitions definition start"):
+        partitions_def.empty_subset().with_partition_key_range(
+            partitions_def, dg.PartitionKeyRange("2019-12-30", "2020-01-03")
+        )
+
+
+def test_a_range_subset_takes_dagsters_keywords() -> None:
+    partitions_def = time_partitions_def(
+        TimePartitions(cadence=Cadence.DAILY, start=datetime(2020, 1, 1))
+    )
+    subset = partitions_def.empty_subset().with_partition_key_range(
+        partitions_def=partitions_def,
+        partition_key_range=dg.PartitionKeyRange("2020-01-02", "2020-01-04"),
+    )
+    assert list(subset.get_partition_keys()) == ["2020-01-02", "2020-01-03", "2020-01-04"]

@@ -130,7 +130,10 @@ def test_a_signal_interrupts_the_running_statement_and_rolls_it_back(
     assert _slow_table(tmp_path) == [(42,)]
 
 
-def test_sigterm_is_answered_while_dagster_books_a_huge_window(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_is_answered_while_dagster_books_a_huge_window(
+    tmp_path: Path, signum: int
+) -> None:
     _project(
         tmp_path,
         {
@@ -147,6 +150,6 @@ def test_sigterm_is_answered_while_dagster_books_a_huge_window(tmp_path: Path) -
     # keeps the process busy.
     started = run.cpu_s()
     run.wait_for(lambda: run.cpu_s() > started + 1.5, "Dagster at work")
-    elapsed = run.signal_and_wait(signal.SIGTERM)
-    _assert_answered(run, signal.SIGTERM, elapsed)
+    elapsed = run.signal_and_wait(signum)
+    _assert_answered(run, signum, elapsed)
     assert _slow_table(tmp_path) == [(42,)]

@@ -64,7 +64,10 @@ from dagster._core.execution.step_dependency_config import (
 from dagster._core.executor.base import Executor
 from dagster._core.executor.init import InitExecutorContext
 
+from sqlassets.dagster import ranges
 from sqlassets.engines import interrupt_all, resume_all
+
+ranges.install()  # a range run's output context: one window, not 17,520 parsed keys
 
 __all__ = [
     "DEFAULT_MAX_CONCURRENT",
