@@ -508,11 +508,12 @@ def compile_command(
 ) -> None:
     """Print the exact statements a run of MODEL would send, in the target's dialect.
 
-    Nothing runs; DuckDB's file is opened only for a model that needs a
-    query's columns (``SELECT *``), or up front with --wait-for-lock.
+    Nothing runs. The columns of a ``SELECT *`` merge or insert_overwrite come
+    from the models it reads; the engine is asked (DuckDB's file opened) only
+    when a source's columns are unknown, or up front with --wait-for-lock.
     """
     from sqlassets.engines import open_engine
-    from sqlassets.errors import EngineError, WindowError
+    from sqlassets.errors import EngineError, StrategyError, WindowError
     from sqlassets.runner import model_jobs, render_jobs, resolve_window
 
     _check_window_options(partition, start, end)
@@ -525,11 +526,14 @@ def compile_command(
         window = resolve_window(model, partition, start, end)
         if wait_for_lock:
             _claim(engine, wait_for_lock)
-        jobs = model_jobs(project, model, engine, window)
+        jobs = model_jobs(project, model, engine, window, offline=True)
     except ConfigError as error:
         _fail_config(error)
     except (WindowError, EngineError) as error:
         _usage(error.message)
+    except StrategyError as error:  # the model cannot be compiled: a finding, located
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_FINDINGS)
     click.echo(
         f"-- {model.name} on target {project.config.target_name(target)} ({engine.name}), "
         f"window {window.label()}\n"

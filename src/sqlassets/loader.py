@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 import sqlglot
@@ -64,6 +65,10 @@ class SqlAnalysis:
     """Output column -> source ``(table, column)`` pairs; computed on request."""
     token_hash: str | None = None
     """A hash of the SQL's tokens (comments and spacing ignored); computed on request."""
+    parameter_uses: tuple[tuple[str, Location], ...] = ()
+    """Each parameter's first ``@name`` in the file, in order (findings point at it)."""
+    star_location: Location | None = None
+    """Where the final SELECT's first star is, when it has one."""
 
     @property
     def dependencies(self) -> tuple[str, ...]:
@@ -116,11 +121,34 @@ def analyze_sql(
             f"the query is {NESTED_TOO_DEEPLY}", Location(path, first_line, 1)
         ) from None
     try:
-        return _analyze(statements, path, first_line, lineage, token_hash)
+        analysis = _analyze(statements, path, first_line, lineage, token_hash)
     except RecursionError:  # pragma: no cover - as above, for the tree walks
         raise SqlSyntaxError(
             f"the query is {NESTED_TOO_DEEPLY}", Location(path, first_line, 1)
         ) from None
+    if not analysis.parameters:
+        return analysis
+    # Located from the tokens already made: the tree does not locate parameters.
+    uses = _parameter_uses(stream, analysis.parameters, path, first_line)
+    return replace(analysis, parameter_uses=uses)
+
+
+def _parameter_uses(
+    stream: list[Token], names: frozenset[str], path: str, first_line: int
+) -> tuple[tuple[str, Location], ...]:
+    """The first ``@name`` of each of ``names`` in ``stream``, in order, with its location."""
+    uses: dict[str, Location] = {}
+    for index, token in enumerate(stream[:-1]):
+        if token.text != "@":
+            continue
+        following = stream[index + 1]
+        if following.text == "@" or following.text not in names or following.text in uses:
+            continue
+        previous = stream[index - 1] if index else None
+        if previous is not None and previous.text == "@" and previous.end + 1 == token.start:
+            continue  # the second @ of @@system_variable
+        uses[following.text] = token_location(token, path, first_line)
+    return tuple(uses.items())
 
 
 def _analyze(
@@ -160,18 +188,22 @@ def _analyze(
 
     query = next((tree for tree in reversed(statements) if isinstance(tree, exp.Query)), None)
     output_columns: tuple[str, ...] | None = None
-    has_star = False
+    star_location: Location | None = None
     if query is not None:
         projection = _leftmost_select(query)
         # `*`, `t.*`, `a.b.* REPLACE (…)` and `(expr).*` (a Dot over a Star).
-        has_star = any(item.is_star for item in projection.expressions)
-        if not has_star:
+        star = next((item for item in projection.expressions if item.is_star), None)
+        if star is None:
             output_columns = tuple(projection.named_selects)
+        else:
+            token = star if isinstance(star, exp.Star) else star.find(exp.Star)
+            meta = token.meta if token is not None else {}
+            star_location = Location(path, meta.get("line", 1) + first_line - 1, meta.get("col", 1))
     return SqlAnalysis(
         reads=tuple(reads.values()),
         parameters=frozenset(parameters),
         output_columns=output_columns,
-        has_star=has_star,
+        has_star=star_location is not None,
         statement_kinds=tuple(statement_kind(tree) for tree in statements),
         side_effect=(
             None
@@ -181,6 +213,7 @@ def _analyze(
         temp_functions=tuple(functions),
         column_sources=column_sources(query) if lineage and query is not None else None,
         token_hash=token_hash,
+        star_location=star_location,
     )
 
 
@@ -360,6 +393,14 @@ class Model:
     def reads(self) -> tuple[TableRead, ...]:
         """Tables the query reads."""
         return self.analysis.reads if self.analysis else ()
+
+
+def first_parameter_uses(
+    model: Model, names: frozenset[str] | set[str]
+) -> Iterator[tuple[str, Location]]:
+    """The first ``@name`` of each of ``names`` in the body, in order, with its location."""
+    uses = model.analysis.parameter_uses if model.analysis else ()
+    return ((name, location) for name, location in uses if name in names)
 
 
 LoadResult = tuple[Model | None, list[Diagnostic]]
