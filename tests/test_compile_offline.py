@@ -1,4 +1,4 @@
-"""`sqlassets compile` of `SELECT *` models without a warehouse, and its errors (issue 11, item 6)."""
+"""`sqlassets compile` of `SELECT *` models without a warehouse; its errors (issue 11, item 6)."""
 
 from __future__ import annotations
 
@@ -103,7 +103,9 @@ def test_window_parameter_of_an_unpartitioned_model_is_located_too(tmp_path: Pat
     root = write_project(
         tmp_path,
         {
-            "sql/marts/t.sql": "-- @materialized: table\nSELECT 1 AS x\nFROM (SELECT @start_date AS d)\n"
+            "sql/marts/t.sql": (
+                "-- @materialized: table\nSELECT 1 AS x\nFROM (SELECT @start_date AS d)\n"
+            )
         },
     )
     result = _run(root, "compile", "marts.t")

@@ -69,6 +69,8 @@ class SqlAnalysis:
     """Each parameter's first ``@name`` in the file, in order (findings point at it)."""
     star_location: Location | None = None
     """Where the final SELECT's first star is, when it has one."""
+    typed_column: tuple[str, str] | None = None
+    """``(column, BigQuery type)`` of the output column asked for, when the projection shows it."""
 
     @property
     def dependencies(self) -> tuple[str, ...]:
@@ -81,7 +83,11 @@ _READ_PARENTS = (exp.From, exp.Join, exp.Subquery, exp.GapFill)
 
 
 def analyze_sql(
-    sql: str, path: str = "<sql>", first_line: int = 1, lineage: bool = False
+    sql: str,
+    path: str = "<sql>",
+    first_line: int = 1,
+    lineage: bool = False,
+    typed_column: str | None = None,
 ) -> SqlAnalysis:
     """Parse BigQuery ``sql`` and extract tables read, parameters and output columns.
 
@@ -89,6 +95,8 @@ def analyze_sql(
     locations point into the file. Raises :class:`SqlSyntaxError` if it does
     not parse. ``lineage`` also traces each output column to its source columns
     and hashes the tokens (what Dagster needs, and lint does not).
+    ``typed_column`` (the partition column) gets its type when the projection
+    shows it (SA306), from the same parse.
     """
     dialect = sqlglot.Dialect.get_or_raise(DIALECT)
     token_hash: str | None = None
@@ -121,7 +129,7 @@ def analyze_sql(
             f"the query is {NESTED_TOO_DEEPLY}", Location(path, first_line, 1)
         ) from None
     try:
-        analysis = _analyze(statements, path, first_line, lineage, token_hash)
+        analysis = _analyze(statements, path, first_line, lineage, token_hash, typed_column)
     except RecursionError:  # pragma: no cover - as above, for the tree walks
         raise SqlSyntaxError(
             f"the query is {NESTED_TOO_DEEPLY}", Location(path, first_line, 1)
@@ -157,6 +165,7 @@ def _analyze(
     first_line: int,
     lineage: bool,
     token_hash: str | None,
+    typed_column: str | None = None,
 ) -> SqlAnalysis:
     """What :func:`analyze_sql` extracts from the parsed ``statements``."""
     functions: list[str] = []
@@ -189,8 +198,11 @@ def _analyze(
     query = next((tree for tree in reversed(statements) if isinstance(tree, exp.Query)), None)
     output_columns: tuple[str, ...] | None = None
     star_location: Location | None = None
+    typed: tuple[str, str] | None = None
     if query is not None:
         projection = _leftmost_select(query)
+        if typed_column is not None:
+            typed = _projection_type(projection, typed_column)
         # `*`, `t.*`, `a.b.* REPLACE (…)` and `(expr).*` (a Dot over a Star).
         star = next((item for item in projection.expressions if item.is_star), None)
         if star is None:
@@ -214,7 +226,24 @@ def _analyze(
         column_sources=column_sources(query) if lineage and query is not None else None,
         token_hash=token_hash,
         star_location=star_location,
+        typed_column=typed,
     )
+
+
+def _projection_type(projection: exp.Query, column: str) -> tuple[str, str] | None:
+    """``(column, BigQuery type)`` when the projection alone shows ``column``'s type."""
+    for item in projection.expressions:
+        if item.alias_or_name.lower() != column.lower():
+            continue
+        # Imported here: only files with a partition column pay for the type annotator.
+        from sqlglot.optimizer.annotate_types import annotate_types
+
+        value = item.this if isinstance(item, exp.Alias) else item
+        kind = annotate_types(value.copy(), dialect=DIALECT).type
+        if kind is None or kind.this in (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
+            return None
+        return column, str(kind.sql(DIALECT))
+    return None
 
 
 def _table_ref(table: exp.Table, aliases: dict[int, set[str]]) -> TableRef | None:
@@ -454,7 +483,14 @@ def load_model(
     is_load = spec.materialized == "load" if spec is not None else _declares_load(header)
     if not is_load:
         try:
-            analysis = analyze_sql(header.body, path, header.body_line, lineage)
+            partition_by = spec.partition_by if spec is not None else None
+            analysis = analyze_sql(
+                header.body,
+                path,
+                header.body_line,
+                lineage,
+                partition_by.column if partition_by is not None else None,
+            )
         except SqlSyntaxError as error:
             diagnostics.append(error.to_diagnostic())
         else:

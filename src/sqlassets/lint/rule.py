@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlassets.codes import Code
-from sqlassets.errors import Diagnostic, Location, Severity
+from sqlassets.errors import Diagnostic, Severity
 from sqlassets.loader import Model, first_parameter_uses
 from sqlassets.project import Project
 

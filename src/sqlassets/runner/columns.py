@@ -96,7 +96,7 @@ class _Resolver:
         try:
             expanded = qualify(
                 query,
-                schema=MappingSchema(schema, dialect=DIALECT),
+                schema=MappingSchema(dict[str, object](schema), dialect=DIALECT),
                 dialect=DIALECT,
                 validate_qualify_columns=False,
                 quote_identifiers=False,
@@ -124,7 +124,7 @@ def _spellings(
 
 
 def _has_star(query: exp.Query) -> bool:
-    node: exp.Expression = query
+    node: exp.Expr = query
     while isinstance(node, exp.SetOperation | exp.Subquery):
         node = node.this
     return not isinstance(node, exp.Select) or any(item.is_star for item in node.expressions)

@@ -258,8 +258,8 @@ def _star_columns(
         raise StrategyError(
             f"{model.name}: the final SELECT has `*`, and the {model.spec.materialization.kind}"
             f" names every column; {known.why()}, so {engine.name} was asked for the "
-            f"query's columns (a dry run), which failed: {error.message.rstrip('.')}. Build the tables it "
-            "reads first (`sqlassets run`), or list the columns in the final SELECT",
+            f"query's columns (a dry run), which failed: {error.message.rstrip('.')}. Build the "
+            "tables it reads first (`sqlassets run`), or list the columns in the final SELECT",
             model.analysis.star_location if model.analysis else None,
         ) from error
 

@@ -18,38 +18,10 @@ partitions), or cast in the query (``DATE(created_at) AS ts``).
 
 from collections.abc import Iterator
 
-import sqlglot
-from sqlglot import expressions as exp
-from sqlglot.optimizer.annotate_types import annotate_types
-
 from sqlassets.codes import Code
-from sqlassets.dialect import DIALECT
 from sqlassets.errors import Diagnostic
 from sqlassets.lint.rule import Rule, per_model
 from sqlassets.loader import Model
-
-
-def projection_type(sql: str, column: str) -> str | None:
-    """The BigQuery type of output ``column`` when the projection alone shows it."""
-    try:
-        statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
-    except sqlglot.errors.ParseError:
-        return None
-    query = statements[-1] if statements else None
-    while isinstance(query, exp.SetOperation):
-        query = query.this
-    if not isinstance(query, exp.Select):
-        return None
-    for projection in query.expressions:
-        if projection.alias_or_name.lower() != column.lower():
-            continue
-        value = projection.this if isinstance(projection, exp.Alias) else projection
-        typed = annotate_types(value.copy(), dialect=DIALECT)
-        kind = typed.type
-        if kind is None or kind.this in (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
-            return None
-        return str(kind.sql(DIALECT))
-    return None
 
 
 def check_model(model: Model) -> Iterator[Diagnostic]:
@@ -57,7 +29,9 @@ def check_model(model: Model) -> Iterator[Diagnostic]:
     partition_by = model.spec.partition_by
     if partition_by is None:
         return
-    kind = projection_type(model.sql, partition_by.column)
+    # The loader typed the partition column from its one parse of the file.
+    typed = model.analysis.typed_column if model.analysis else None
+    kind = typed[1] if typed is not None and typed[0] == partition_by.column else None
     problem = partition_by.type_problem(kind) if kind else None
     if problem is not None:
         yield Diagnostic(
