@@ -271,7 +271,7 @@ def main() -> None:
     "-j",
     type=click.IntRange(min=1),
     default=None,
-    help="Processes that parse files (default: one per core for 500+ files).",
+    help="Processes that parse files (default: one per idle core from 1.5 MB of SQL).",
 )
 @_project_dir_option
 def lint(

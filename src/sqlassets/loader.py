@@ -22,8 +22,8 @@ from sqlglot.tokenizer_core import Token, TokenType
 from sqlassets.codes import Code
 from sqlassets.dialect import (
     DIALECT,
+    SIDE_EFFECT_NODES,
     SIDE_EFFECT_TOKENS,
-    side_effect,
     side_effect_keyword,
     statement_kind,
 )
@@ -77,6 +77,9 @@ class SqlAnalysis:
         """Sorted, distinct names of every table read (``[project.]dataset.table``)."""
         return tuple(sorted({str(read.ref) for read in self.reads}))
 
+
+_WALKED = (*SIDE_EFFECT_NODES, exp.Table, exp.Parameter, exp.UserDefinedFunction)
+"""The nodes :func:`_analyze` looks at."""
 
 # Where a Table node is read: FROM, JOIN, a parenthesized join `(a JOIN b)`, GAP_FILL(TABLE t).
 _READ_PARENTS = (exp.From, exp.Join, exp.Subquery, exp.GapFill)
@@ -171,9 +174,18 @@ def _analyze(
     functions: list[str] = []
     tables: list[exp.Table] = []
     parameters: set[str] = set()
-    for tree in statements:
-        for node in tree.find_all(exp.Table, exp.Parameter, exp.UserDefinedFunction):
-            if isinstance(node, exp.Table):
+    found_effect: tuple[int, exp.Expr] | None = None
+    # One walk of each tree for everything: a second one (side_effect) was a tenth of lint.
+    for index, tree in enumerate(statements):
+        preamble = statement_kind(tree) == "TempFunction"
+        for node in tree.walk():
+            if not isinstance(node, _WALKED):
+                continue
+            if isinstance(node, SIDE_EFFECT_NODES):
+                # The root of a `CREATE TEMP FUNCTION` preamble is allowed, nothing inside it.
+                if found_effect is None and not (preamble and node is tree):
+                    found_effect = index, node
+            elif isinstance(node, exp.Table):
                 tables.append(node)
             elif isinstance(node, exp.Parameter):
                 inner = node.this
@@ -219,8 +231,8 @@ def _analyze(
         statement_kinds=tuple(statement_kind(tree) for tree in statements),
         side_effect=(
             None
-            if (found := side_effect(statements)) is None
-            else (found[0], side_effect_keyword(found[1]))
+            if found_effect is None
+            else (found_effect[0], side_effect_keyword(found_effect[1]))
         ),
         temp_functions=tuple(functions),
         column_sources=column_sources(query) if lineage and query is not None else None,
