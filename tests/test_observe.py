@@ -8,8 +8,7 @@ stands in for them and records the SQL each query sends.
 from __future__ import annotations
 
 import json
-import struct
-import zlib
+import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -35,7 +34,7 @@ from sqlassets.engines.base import TableStats
 from sqlassets.engines.bigquery import BigQueryEngine
 from sqlassets.engines.duckdb import DuckDBEngine
 from sqlassets.job import Naming
-from sqlassets.png import PALETTE, bar_chart
+from sqlassets.plot import cost_figure
 from sqlassets.project import load_project
 from sqlassets.runner.observe import Observation, observe
 from sqlassets.values import Freshness
@@ -377,31 +376,35 @@ def test_cost_counts_a_step_once_and_plots_the_days(project_dir: Path, tmp_path:
     assert "Dagster event log, by model:" in lines
     model_row = lines[lines.index("Dagster event log, by model:") + 2].split()
     assert model_row == ["marts.daily", "2", "1.5", "KB", "15"]
-    assert "#1f77b4  marts.daily" in result.stderr
-    width, height, pixels = _decode(plot.read_bytes())
-    assert (width, height) == (2 * 20 + 3 * 22, 240)
-    # Only today's bar (the third day) is drawn, in the first series' colour.
-    assert PALETTE[0] in pixels[120][20 + 2 * 22 : 20 + 3 * 22]
-    assert PALETTE[0] not in pixels[120][: 20 + 2 * 22]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "1.5 KB billed in all (dagster)" in result.stderr
 
 
-def _decode(png: bytes) -> tuple[int, int, list[list[tuple[int, ...]]]]:
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = struct.unpack(">II", png[16:24])
-    position, data = 8, b""
-    while position < len(png):
-        (length,) = struct.unpack(">I", png[position : position + 4])
-        kind = png[position + 4 : position + 8]
-        chunk = png[position + 8 : position + 8 + length]
-        (crc,) = struct.unpack(">I", png[position + 8 + length : position + 12 + length])
-        assert crc == zlib.crc32(kind + chunk)
-        if kind == b"IDAT":
-            data += chunk
-        position += 12 + length
-    raw = zlib.decompress(data)
-    stride = 1 + 3 * width
-    rows = [raw[y * stride + 1 : (y + 1) * stride] for y in range(height)]
-    return width, height, [[tuple(r[x : x + 3]) for x in range(0, len(r), 3)] for r in rows]
+def test_cost_plot_without_matplotlib_is_a_usage_error(
+    project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the extra were not installed
+    plot = tmp_path / "cost.png"
+    result = _cli(project_dir, "cost", "--plot", str(plot), env={"DAGSTER_HOME": ""})
+    assert result.exit_code == 2, result.output
+    assert "pip install 'sqlassets[plot]'" in result.stderr
+    assert not plot.exists()
+
+
+def test_the_cost_chart_stacks_models_per_day_with_labels() -> None:
+    span = [date(2026, 1, 1) + timedelta(days=n) for n in range(3)]
+    series = {"marts.big": [0, 0, 2_000_000], "marts.small": [0, 500, 1_000]}
+    figure = cost_figure(series, span, "Bytes billed")
+    (axes,) = figure.axes
+    assert axes.get_title() == "Bytes billed"
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == ["marts.big", "marts.small"]
+    assert [t.get_text() for t in axes.get_xticklabels()] == [d.isoformat() for d in span]
+    big, small = axes.containers
+    assert [bar.get_height() for bar in big] == [0, 0, 2_000_000]
+    # Stacked: the second model's bars start on top of the first's.
+    assert [bar.get_y() for bar in small] == [0, 0, 2_000_000]
+    figure.canvas.draw()
+    assert "2.0 MB" in [t.get_text() for t in axes.get_yticklabels()]
 
 
 def test_cost_report_orders_models_by_bytes_and_reads_since() -> None:
@@ -425,4 +428,3 @@ def test_cost_report_orders_models_by_bytes_and_reads_since() -> None:
         ["total", "4", "530", "B", "4"],
     ]
     assert lines[-1] == "note: a note"
-    assert bar_chart({"a": [1, 0]}, Path("/dev/null")) == {"a": "#1f77b4"}

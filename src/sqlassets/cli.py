@@ -916,7 +916,7 @@ def _observation_output(observations: list[Any], now: Any, output_format: str) -
     "--plot",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Also draw the daily bytes billed, stacked per model, as a PNG.",
+    help="Also draw the daily bytes billed, stacked per model, as a PNG (the plot extra).",
 )
 @_text_or_json("text: tables per model and per day; json: every entry.")
 @_target_option
@@ -947,6 +947,13 @@ def cost_command(
         start = parse_since(since)
     except InvalidValue as error:
         _usage(f"--since: {error.message}")
+    if plot is not None:
+        from sqlassets.plot import PlotUnavailableError, ensure_available
+
+        try:
+            ensure_available()
+        except PlotUnavailableError as error:
+            _usage(error.message)
     project = _load_valid_project(project_dir)
     selected = _selected(project, selectors)
     names = [name for name in project.graph.order if selected is None or name in selected]
@@ -1001,22 +1008,21 @@ def _job_costs(engine: Engine, since: Any, names: list[str]) -> list[Any]:
 def _plot_costs(entries: list[Any], since: Any, now: Any, path: Path) -> None:
     """Draw one source's daily series (BigQuery's when there, else the event log's)."""
     from sqlassets.costs import EVENT_LOG, JOBS, daily_series, days, format_bytes, totals
-    from sqlassets.png import bar_chart
+    from sqlassets.plot import cost_chart
 
     source = JOBS if any(e.source == JOBS for e in entries) else EVENT_LOG
     chosen = [entry for entry in entries if entry.source == source]
     span = days(since, now)
     top = [total.key for total in totals(chosen, "model")][:9]
     series = daily_series(chosen, span, top)
-    colors = bar_chart(series, path)
-    tallest = max((sum(day) for day in zip(*series.values(), strict=True)), default=0)
+    billed = sum(entry.bytes_billed for entry in chosen)
+    title = f"Bytes billed per day, by model\n{source}, {span[0]} to {span[-1]} (UTC)"
+    cost_chart(series, span, title, path)
     click.echo(
-        f"plot: {display_path(path)}, {len(span)} day(s) from {span[0]} (left), bars stacked "
-        f"by model, top grid line {format_bytes(tallest)} billed ({source})",
+        f"plot: {display_path(path)}, {len(span)} day(s), {len(series)} series, "
+        f"{format_bytes(billed)} billed in all ({source})",
         err=True,
     )
-    for name, color in colors.items():
-        click.echo(f"  {color}  {name}", err=True)
 
 
 # ---------------------------------------------------------------- show

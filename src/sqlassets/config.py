@@ -116,7 +116,7 @@ class Config:
     cache_dir: Path | None = None
     """``cache_dir``: the analysis cache folder (None: the default, ``.sqlassets/cache``)."""
     observe_cron: str | None = None
-    """``observe_cron``: when the observation schedule runs (None: daily, stopped by default)."""
+    """``observe_cron``: when the observation schedule runs (None: hourly; stopped by default)."""
     source_freshness: Mapping[str, Freshness] = field(default_factory=dict)
     """``[tool.sqlassets.sources."dataset.table"] freshness``: by source name."""
     strict: bool = False
