@@ -142,8 +142,9 @@ def _workers(jobs: int | None, misses: list[_Miss]) -> int:
 def _idle_cores() -> int:
     """The cores other processes leave free (CPUs minus the 1-minute load average).
 
-    A worker on a core another process keeps busy only adds the cost of
-    feeding it: on a loaded 2-core machine two processes lint slower than one.
+    Workers beyond the idle cores compete with the machine's other work and
+    cost more CPU in all (about 15% more for two on 2 cores: bench/lint_bench.py),
+    so a busy machine lints in one process.
     """
     cores = os.cpu_count() or 1
     try:

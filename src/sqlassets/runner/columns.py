@@ -102,7 +102,7 @@ class _Resolver:
                 quote_identifiers=False,
                 identify=False,
             )
-        except (SqlglotError, KeyError, ValueError):
+        except (SqlglotError, KeyError, ValueError, RecursionError):
             return OfflineColumns(None, tuple(unknown))
         if not isinstance(expanded, exp.Query) or _has_star(expanded):
             return OfflineColumns(None, tuple(unknown))
