@@ -122,3 +122,19 @@ def duckdb_sent_sql(engine: Any, statement: Any, parameters: Mapping[str, Any]) 
     then ``.sql(DIALECT)`` (not pretty), one ``connection.execute`` per statement.
     """
     return engine.translate(statement, dict(parameters)).sql("duckdb")
+
+
+def invoke_cli(root: Path, *args: str) -> Any:
+    """``sqlassets ARGS`` in ``root`` through click's runner; DuckDB files released after."""
+    import pytest
+    from click.testing import CliRunner
+
+    from sqlassets.cli import main
+    from sqlassets.dagster.resources import DuckDBEngineResource
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(root)
+        try:
+            return CliRunner().invoke(main, list(args), catch_exceptions=False)
+        finally:
+            DuckDBEngineResource.close_all()

@@ -19,6 +19,7 @@ from sqlassets.project import Project, load_project
 from sqlassets.runner import model_jobs, resolve_window, run_model
 from tests.emulator.harness import Emulator, ensure_venv, start_emulator
 from tests.helpers import write_project
+from tests.test_real_world_loads import EVENTS, FIRST_SEEN, FIRST_SEEN_MERGE
 
 # Starts the BigQuery emulator (its own venv): excluded from `make test-fast`.
 pytestmark = pytest.mark.emulator
@@ -170,3 +171,75 @@ def test_a_failing_statement_raises_with_the_warehouse_message(env) -> None:
             JobContext("probe"),
         )
     assert "probe" in error.value.message
+
+
+def test_a_rerun_partition_reports_rows_inserted_and_deleted_apart(env) -> None:
+    """insert_overwrite is a script (DELETE, INSERT): its rows affected add both; the child
+    jobs tell them apart, so a re-run of a partition reads +n -n, not 2n."""
+    project, engine, client, _ = env
+    _replace_source(client, [(i, "a", date(2024, 1, 2), 10 + i) for i in range(15)])
+    model = project.models["marts.daily"]
+    window = resolve_window(model, "2024-01-02")
+    first = run_model(project, model, engine, window, JobContext(model.name, run_id="first"))
+    assert first[-1].rows_inserted == 1  # one revenue row per day
+    again = run_model(project, model, engine, window, JobContext(model.name, run_id="again"))
+    overwrite = again[-1]
+    assert (overwrite.rows_inserted, overwrite.rows_deleted) == (1, 1)
+
+
+# ---------------------------------------------------------------- models reading themselves
+# issue 11, item 2: the first run creates the table from the query's schema without
+# reading it, then runs; the SQL it sends is pinned in test_self_reads_bigquery.py.
+
+
+def _self_reading(emulator: Emulator, root: Path, first_seen: str):
+    write_project(root, {"sql/raw/events.sql": EVENTS, "sql/d/first_seen.sql": first_seen})
+    project = load_project(root, display_base=root).raise_for_errors()
+    suffix = f"_{root.name[-8:].replace('-', '_')}"
+    target = BigQueryTarget(
+        project=PROJECT_ID, location="US", dataset_suffix=suffix, api_endpoint=emulator.endpoint
+    )
+    client = emulator.client()
+    engine = BigQueryEngine.from_target(target, client=client)
+    return project, engine, client, suffix
+
+
+def test_insert_overwrite_reading_itself_runs_its_first_run(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    project, engine, client, suffix = _self_reading(emulator, tmp_path, FIRST_SEEN)
+    _run(project, engine, "raw.events")
+    # One partition a run, as `@backfill: max_partitions=1` has the CLI and Dagster run it.
+    actions = [
+        [result.action for result in _run(project, engine, "d.first_seen", partition=day)]
+        for day in ("2024-01-01", "2024-01-02", "2024-01-03")
+    ]
+    assert actions == [["create", "overwrite"], ["overwrite"], ["overwrite"]]
+    rows = _rows(
+        client,
+        f"SELECT user_id, CAST(day AS STRING), CAST(first_seen AS STRING) "
+        f"FROM d{suffix}.first_seen ORDER BY day, user_id",
+    )
+    assert rows == [
+        (1, "2024-01-01", "2024-01-01"),
+        (2, "2024-01-02", "2024-01-02"),
+        (1, "2024-01-03", "2024-01-01"),
+    ]
+    table = client.get_table(f"{PROJECT_ID}.d{suffix}.first_seen")
+    assert [(f.name, f.field_type) for f in table.schema] == [
+        ("user_id", "INTEGER"),
+        ("day", "DATE"),
+        ("first_seen", "DATE"),
+    ]
+
+
+def test_merge_reading_itself_runs_its_first_run(emulator: Emulator, tmp_path: Path) -> None:
+    project, engine, client, suffix = _self_reading(emulator, tmp_path, FIRST_SEEN_MERGE)
+    _run(project, engine, "raw.events")
+    _run(project, engine, "d.first_seen")
+    _run(project, engine, "d.first_seen")
+    rows = _rows(
+        client,
+        f"SELECT user_id, CAST(first_seen AS STRING) FROM d{suffix}.first_seen ORDER BY 1",
+    )
+    assert rows == [(1, "2024-01-01"), (2, "2024-01-02")]

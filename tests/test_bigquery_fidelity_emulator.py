@@ -13,13 +13,15 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from google.api_core.exceptions import BadRequest
+from google.api_core.exceptions import BadRequest, NotFound
 from google.cloud import bigquery
 
 from sqlassets.cli import main
 from sqlassets.config import BigQueryTarget
 from sqlassets.engines.base import JobContext
 from sqlassets.engines.bigquery import BigQueryEngine
+from sqlassets.errors import SchemaChangeError
+from sqlassets.lint import lint_project
 from sqlassets.project import Project, load_project
 from sqlassets.runner import materialize, resolve_window, run_checks
 from tests.emulator.harness import Emulator, ensure_venv, start_emulator
@@ -220,3 +222,52 @@ def test_plan_dry_runs_the_merges_target_read_once_the_table_exists(
         ["marts.keyed", "2024-01-02", "target", "≈", "0", "B", "a", "MERGE", "reads", "the",
          "target's", "columns"],
     ]  # fmt: skip
+
+
+# ---------------------------------------------------------------- partition column type (item 2)
+
+BY_UPDATED = """\
+-- @materialized: insert_overwrite
+-- @partitions: daily
+-- @start: 2024-01-01
+-- @partition_by: updated
+SELECT updated, id FROM raw.src WHERE updated >= @start_ts AND updated < @end_ts
+"""
+SA306_AT = "sql/marts/by_updated.sql:4:4: SA306 `@partition_by: updated` does not fit `updated`"
+
+
+def test_a_run_refuses_a_timestamp_partition_column_before_any_job(env, tmp_path: Path) -> None:
+    """raw.src is outside the project: lint cannot know `updated` is a TIMESTAMP; the run
+    learns it from the query's dry run and stops with lint's located finding, sending nothing."""
+    engine, client, suffix = env
+    project = _project(tmp_path, "by_updated", BY_UPDATED)
+    assert [f for f in lint_project(project) if f.code == "SA306"] == []
+    with pytest.raises(SchemaChangeError) as raised:
+        _run(project, engine, "marts.by_updated", "typed", "2024-01-02")
+    assert raised.value.message.startswith(SA306_AT), raised.value.message
+    assert "which is TIMESTAMP: BigQuery refuses it; write `@partition_by: DATE(updated)`" in (
+        raised.value.message
+    )
+    assert _queries(client, "typed") == []  # no job: no create, no insert
+    with pytest.raises(NotFound):
+        client.get_table(f"{PROJECT_ID}.marts{suffix}.by_updated")
+    fixed = _project(
+        tmp_path,
+        "by_updated",
+        BY_UPDATED.replace("@partition_by: updated", "@partition_by: DATE(updated)"),
+    )
+    _run(fixed, engine, "marts.by_updated", "fixed", "2024-01-02")
+    rows = client.query(f"SELECT id FROM marts{suffix}.by_updated ORDER BY id").result()
+    assert [row.id for row in rows] == [2, 3]
+
+
+def test_plan_refuses_it_with_the_same_located_error(
+    emulator: Emulator, env, tmp_path: Path
+) -> None:
+    _, _, suffix = env
+    write_project(tmp_path, {"pyproject.toml": _emulator_target(emulator, suffix)})
+    _project(tmp_path, "by_updated", BY_UPDATED)
+    result = _plan(tmp_path, "--partition", "2024-01-02")
+    assert result.exit_code == 1, result.output
+    assert SA306_AT in result.stdout, result.output
+    assert "write `@partition_by: DATE(updated)`" in result.stdout

@@ -73,6 +73,15 @@ def _schema(*fields: tuple[str, str]) -> dict[str, Any]:
     return {"schema": {"fields": [{"name": n, "type": t, "mode": "NULLABLE"} for n, t in fields]}}
 
 
+def _as_declared(table: dict[str, Any]) -> dict[str, Any]:
+    """``table`` partitioned and clustered as ORDERS declares (a run compares the layout)."""
+    layout = {
+        "timePartitioning": {"type": "DAY", "field": "order_date"},
+        "clustering": {"fields": ["customer_id"]},
+    }
+    return {**table, **layout}
+
+
 def test_one_day_is_a_load_job_into_the_partition(tmp_path: Path) -> None:
     """Free, atomic, and BigQuery refuses rows outside `orders$20240102`: no SQL at all."""
     project = _project(tmp_path)
@@ -126,8 +135,8 @@ def test_several_days_are_staged_inserted_by_name_and_the_staging_table_dropped(
     # The files' columns come in another order than the table's: by name, never by position.
     staged = _schema(("customer_id", "INTEGER"), ("amount", "FLOAT"), ("order_date", "DATE"))
     project, staging, window = _staged_run(tmp_path, fake, staged)
-    fake.tables["raw.orders"] = _schema(
-        ("order_date", "DATE"), ("customer_id", "INTEGER"), ("amount", "FLOAT")
+    fake.tables["raw.orders"] = _as_declared(
+        _schema(("order_date", "DATE"), ("customer_id", "INTEGER"), ("amount", "FLOAT"))
     )
     model = project.models["raw.orders"]
     results = run_model(project, model, _engine(fake), window, JobContext("raw.orders", "r2"))
@@ -175,7 +184,9 @@ def test_files_with_a_column_the_table_lacks_fail_before_the_transaction(tmp_pat
     fake = FakeBigQuery()
     staged = _schema(("order_date", "DATE"), ("customer_id", "INTEGER"), ("coupon", "STRING"))
     project, staging, window = _staged_run(tmp_path, fake, staged)
-    fake.tables["raw.orders"] = _schema(("order_date", "DATE"), ("customer_id", "INTEGER"))
+    fake.tables["raw.orders"] = _as_declared(
+        _schema(("order_date", "DATE"), ("customer_id", "INTEGER"))
+    )
     model = project.models["raw.orders"]
     with pytest.raises(SchemaChangeError, match=r"added coupon \(STRING\)\); nothing was written"):
         run_model(project, model, _engine(fake), window, JobContext("raw.orders", "r4"))

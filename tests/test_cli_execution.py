@@ -158,6 +158,6 @@ def test_run_selects_materializes_and_summarizes(tmp_path: Path) -> None:
     assert summary[0] == ["asset", "window", "status", "rows", "duration", "bytes"]
     rows = {line[0]: line for line in summary[1:]}
     assert set(rows) == {"raw.orders", "staging.stg_orders"}
-    assert rows["raw.orders"][1:4] == ["2024-01-01..2024-01-03", "materialized", "36"]
+    assert rows["raw.orders"][1:4] == ["2024-01-01..2024-01-03", "materialized", "+36"]
     assert "2 of 2 model(s) materialized" in result.stderr
     assert "ok  raw.orders" in result.stderr

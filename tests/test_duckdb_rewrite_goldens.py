@@ -63,6 +63,8 @@ REWRITES = {
     "safe functions",
     "array_agg limit",
     "expression star",
+    "struct star replace",
+    "nested struct star",
     "any type",
     # _rewrite's wrapping fixes
     "dayofweek",

@@ -185,6 +185,72 @@ def test_a_failure_skips_what_reads_it_through_an_unselected_asset(
     assert [event.step_key for event in result.get_step_failure_events()] == ["a"]
 
 
+def _fail_fast_assets(probe: Probe, halted: threading.Event) -> list[dg.AssetsDefinition]:
+    """``a_fails`` and ``b_runs`` run together; ``c_later`` (lower priority) waits for a slot.
+
+    ``b_runs`` returns only once the executor has halted: it is running when
+    ``a_fails`` fails, and must be let finish.
+    """
+    together = threading.Barrier(2)
+
+    @dg.asset
+    def a_fails() -> None:
+        probe.enter("a_fails")
+        together.wait(timeout=BARRIER_S)
+        probe.leave("a_fails")
+        raise RuntimeError("a failed")
+
+    @dg.asset
+    def b_runs() -> None:
+        probe.enter("b_runs")
+        together.wait(timeout=BARRIER_S)
+        halted.wait(timeout=BARRIER_S)
+        probe.leave("b_runs")
+
+    @dg.asset(op_tags={"dagster/priority": "-1"})
+    def c_later() -> None:
+        probe.enter("c_later")
+        probe.leave("c_later")
+
+    return [a_fails, b_runs, c_later]
+
+
+@pytest.mark.parametrize("fail_fast", [True, False])
+def test_fail_fast_starts_no_step_after_a_failure_and_lets_running_ones_finish(
+    instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch, fail_fast: bool
+) -> None:
+    from sqlassets.dagster.executor import _OrderedExecution
+
+    halted = threading.Event()
+    halt = _OrderedExecution.halt
+
+    def observed(self: _OrderedExecution) -> None:
+        halt(self)
+        halted.set()
+
+    monkeypatch.setattr(_OrderedExecution, "halt", observed)
+    if not fail_fast:
+        halted.set()  # nothing halts: let b_runs return at once
+    probe = Probe()
+    assets = _fail_fast_assets(probe, halted)
+    result = materialize_in_threads(
+        assets,
+        _keys(assets),
+        resources={},
+        executor=make_threaded_executor(2),
+        instance=instance,
+        run_config={"execution": {"config": {"fail_fast": fail_fast}}},
+    )
+    assert not result.success
+    assert [event.step_key for event in result.get_step_failure_events()] == ["a_fails"]
+    materialized = {event.asset_key.path[-1] for event in result.get_asset_materialization_events()}
+    if fail_fast:
+        assert materialized == {"b_runs"}  # running when a_fails failed: finished, not cancelled
+        assert "start c_later" not in probe.order
+    else:
+        assert materialized == {"b_runs", "c_later"}
+
+
 def test_a_pool_limit_holds_across_threads(tmp_path: Path) -> None:
     probe = Probe()
 

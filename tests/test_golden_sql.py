@@ -23,6 +23,7 @@ CASES = [
     ("raw.events", {}),
     ("raw.orders", {"start": "2024-01-01", "end": "2024-01-04"}),
     ("raw.clicks", {"partition": "2024-01-01-05:00"}),
+    ("raw.landed", {"start": "2024-01-01", "end": "2024-01-03"}),
     ("staging.customers", {}),
     ("marts.products", {}),
     ("marts.customers", {}),

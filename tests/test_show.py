@@ -96,7 +96,7 @@ def test_show_query_previews_the_models_query_with_a_limit(project_dir: Path) ->
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["marts.event"], "no model `marts.event`; did you mean `marts.events`?"),
+        (["marts.event"], "`marts.event` selects no model; did you mean `marts.events`?"),
         (["marts.events", "--where", "1; DROP TABLE x"], "must be one boolean SQL expression"),
         (["marts.events", "--where", "id IN (SELECT 1)"], "a subquery would run a query"),
         (["marts.events", "--where", "d = @start_date"], "@start_date is not bound here"),

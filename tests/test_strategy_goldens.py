@@ -30,7 +30,7 @@ from sqlglot import expressions as exp
 from sqlassets.engines.base import JobContext
 from sqlassets.engines.bigquery import BigQueryEngine
 from sqlassets.project import load_project
-from sqlassets.spec import LoadMaterialization
+from sqlassets.spec import LoadMaterialization, LoadMode
 from sqlassets.strategies import checks_query, plan_jobs
 from sqlassets.window import Window, key_window, time_window
 from tests.fakes.bigquery_transport import FakeBigQuery
@@ -147,6 +147,8 @@ def _case(spec: Any, full_refresh: bool) -> str:
     kind = spec.materialized.value
     if isinstance(spec.materialization, LoadMaterialization):
         kind += f" {spec.materialization.format.value}"
+        if spec.materialization.load_mode is LoadMode.APPEND:
+            kind += " append"
     if spec.time_partitions is not None:
         layout = spec.time_partitions.cadence.value
     elif spec.partitions is not None:
@@ -186,6 +188,8 @@ def test_every_materialization_and_layout_has_a_case(tmp_path: Path) -> None:
         "load csv daily full_refresh",
         "load json hourly",
         "load json cluster_by",
+        "load parquet append daily",
+        "load parquet append daily full_refresh",
     }
     assert required <= covered, f"no fixture for {sorted(required - covered)}"
 

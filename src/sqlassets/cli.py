@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 import click
 
-from sqlassets.errors import ConfigError, did_you_mean, display_path
+from sqlassets.errors import ConfigError, display_path
 
 if TYPE_CHECKING:
     from sqlassets.dagster.run import Outcome
@@ -44,6 +44,52 @@ def _project_dir_option(function: F) -> F:
         default=None,
         help="The project directory (default: found from the working directory upwards).",
     )(function)
+
+
+def _select_option(function: F) -> F:
+    """``--select`` and ``--exclude``, as every command over several models takes them."""
+    function = click.option(
+        "--exclude",
+        "excludes",
+        multiple=True,
+        metavar="SELECTOR",
+        help="Leave out the models these select (same grammar as --select).",
+    )(function)
+    return click.option(
+        "--select",
+        "-s",
+        "selectors",
+        multiple=True,
+        metavar="SELECTOR",
+        help=(
+            "Models: names, globs (marts.*), a dataset (marts), tag:k[=v], owner:o, group:g, "
+            "path:sql/marts/; +name / 2+name with upstream, name+ / name+1 with downstream; "
+            "several after one flag (--select a b) or repeated flags."
+        ),
+    )(function)
+
+
+def _selected(
+    project: Project, selectors: tuple[str, ...], excludes: tuple[str, ...] = ()
+) -> set[str] | None:
+    """The models ``--select``/``--exclude`` name (None: every model); a bad selector: exit 2."""
+    from sqlassets.errors import SelectionError
+    from sqlassets.selection import select
+
+    if not selectors and not excludes:
+        return None
+    try:
+        return select(project.graph, selectors, excludes, project.config.root)
+    except SelectionError as error:
+        _usage(error.message)
+
+
+def _selected_all(
+    project: Project, selectors: tuple[str, ...], excludes: tuple[str, ...] = ()
+) -> set[str]:
+    """:func:`_selected`, with every model for no selector."""
+    selected = _selected(project, selectors, excludes)
+    return set(project.graph.models) if selected is None else selected
 
 
 # ---------------------------------------------------------------- interruption
@@ -306,6 +352,7 @@ def lint(
 
 
 @main.command()
+@_select_option
 @click.option(
     "--format",
     "output_format",
@@ -315,19 +362,29 @@ def lint(
     help="text: one line per model in run order; mermaid or dot: a diagram.",
 )
 @_project_dir_option
-def graph(output_format: str, project_dir: Path | None) -> None:
+def graph(
+    selectors: tuple[str, ...],
+    excludes: tuple[str, ...],
+    output_format: str,
+    project_dir: Path | None,
+) -> None:
     """Print the dependency graph of the models, in run order.
 
-    Models with errors are left out; the command then says so and exits 1.
+    With --select/--exclude, only the models they select and the edges among
+    them. Models with errors are left out; the command then says so and exits 1.
     """
     from sqlassets.project import load_project
     from sqlassets.render import GRAPH_FORMATTERS, GraphFormat
+    from sqlassets.selection import subgraph
 
     try:
         project = load_project(project_dir)
     except ConfigError as error:
         _fail_config(error)
-    click.echo(GRAPH_FORMATTERS[GraphFormat(output_format)](project.graph), nl=False)
+    _refuse_config_errors(project)
+    selected = _selected(project, selectors, excludes)
+    shown = project.graph if selected is None else subgraph(project.graph, selected)
+    click.echo(GRAPH_FORMATTERS[GraphFormat(output_format)](shown), nl=False)
     if project.errors:
         click.echo(
             f"{len(project.errors)} error(s) left models out of the graph; run `sqlassets lint`",
@@ -397,7 +454,8 @@ def _check_windows(
     """Refuse a window any selected model cannot run, before any job is sent (exit 2).
 
     The same windows ``run`` resolves per model: unpartitioned models run
-    whole, static ones every key unless ``--partition`` names one.
+    whole, static ones every key unless ``--partition`` names one, time ones
+    their latest complete partition when no window is given.
     """
     from sqlassets.errors import WindowError
     from sqlassets.runner import resolve_window
@@ -412,7 +470,31 @@ def _check_windows(
             resolve_window(project.models[name], partition, start, end)
         except WindowError as error:
             message = error.message if name in error.message else f"{name}: {error.message}"
-            _usage(f"{message}; give a window it has, or leave it out of --select")
+            _usage(f"{message}; give a window it has, or leave it out (--exclude {name})")
+
+
+def _check_partition_fits_one(project: Project, selected: set[str], partition: str) -> None:
+    """``plan --partition K``: K must be a partition of at least one selected model (else exit 2).
+
+    Models K does not fit are planned over their own partitions, as for a window.
+    """
+    from sqlassets.errors import WindowError
+    from sqlassets.runner import resolve_window
+
+    first: str | None = None
+    for name in project.graph.order:
+        model = project.models.get(name)
+        if name not in selected or model is None or model.spec.partitions is None:
+            continue
+        try:
+            resolve_window(model, partition, None, None)
+            return
+        except WindowError as error:
+            first = first or (
+                error.message if name in error.message else f"{name}: {error.message}"
+            )
+    if first is not None:
+        _usage(f"--partition {partition} is a partition of no selected model: {first}")
 
 
 def _claim(engine: Engine, wait_s: float) -> None:
@@ -445,6 +527,7 @@ def _load_valid_project(project_dir: Path | None) -> Project:
         project = load_project(project_dir)
     except ConfigError as error:
         _fail_config(error)
+    _refuse_config_errors(project)
     from sqlassets.errors import ProjectError
 
     try:
@@ -473,32 +556,29 @@ def _load_valid_project(project_dir: Path | None) -> Project:
     return usable
 
 
+def _refuse_config_errors(project: Project) -> None:
+    """An error in ``[tool.sqlassets]`` (an undeclared target...) is a usage error: exit 2."""
+    errors = [diagnostic for diagnostic in project.config.diagnostics if diagnostic.is_error]
+    if errors:
+        for diagnostic in errors:
+            click.echo(str(diagnostic), err=True)
+        click.echo(f"{len(errors)} configuration error(s) in pyproject.toml", err=True)
+        sys.exit(EXIT_USAGE)
+
+
 def _usage(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(EXIT_USAGE)
 
 
-_select_option = click.option(
-    "--select",
-    "-s",
-    "selectors",
-    multiple=True,
-    help=(
-        "Models: names, globs (marts.*), +name (with upstream), name+ (with downstream); "
-        "several after one flag (--select a b) or repeated flags."
-    ),
-)
-"""``--select``, as ``run`` and ``plan`` share it (several names after one flag)."""
-
-
 @main.command(name="compile")
-@click.argument("model_name", metavar="MODEL")
+@click.argument("model_names", metavar="MODEL...", nargs=-1, required=True)
 @_window_options
 @_target_option
 @_wait_option
 @_project_dir_option
 def compile_command(
-    model_name: str,
+    model_names: tuple[str, ...],
     partition: str | None,
     start: str | None,
     end: str | None,
@@ -508,38 +588,54 @@ def compile_command(
 ) -> None:
     """Print the exact statements a run of MODEL would send, in the target's dialect.
 
-    Nothing runs. The columns of a ``SELECT *`` merge or insert_overwrite come
-    from the models it reads; the engine is asked (DuckDB's file opened) only
-    when a source's columns are unknown, or up front with --wait-for-lock.
+    MODEL is a name or any selector (see --select of `run`): several models
+    print one after another, in run order; the window applies to the
+    partitioned ones. Nothing runs. The columns of a ``SELECT *`` merge or
+    insert_overwrite come from the models it reads; the engine is asked
+    (DuckDB's file opened) only when a source's columns are unknown, or up
+    front with --wait-for-lock.
     """
     from sqlassets.engines import open_engine
     from sqlassets.errors import EngineError, StrategyError, WindowError
-    from sqlassets.runner import model_jobs, render_jobs, resolve_window
+    from sqlassets.runner import located, model_jobs, render_jobs, resolve_window
 
     _check_window_options(partition, start, end)
     project = _load_valid_project(project_dir)
-    model = project.models.get(model_name)
-    if model is None:
-        _usage(f"no model `{model_name}`" + did_you_mean(model_name, project.models))
+    selected = _selected_all(project, model_names)
+    names = [name for name in project.graph.order if name in selected]
     try:
         engine = open_engine(project.config, target)
-        window = resolve_window(model, partition, start, end)
-        if wait_for_lock:
-            _claim(engine, wait_for_lock)
-        jobs = model_jobs(project, model, engine, window, offline=True)
     except ConfigError as error:
         _fail_config(error)
-    except (WindowError, EngineError) as error:
-        _usage(error.message)
-    except StrategyError as error:  # the model cannot be compiled: a finding, located
-        click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_FINDINGS)
-    click.echo(
-        f"-- {model.name} on target {project.config.target_name(target)} ({engine.name}), "
-        f"window {window.label()}\n"
-    )
-    click.echo(render_jobs(engine, jobs), nl=False)
+    if wait_for_lock:
+        _claim(engine, wait_for_lock)
+    printed = []
+    for name in names:
+        model = project.models[name]
+        whole = len(names) > 1 and model.spec.partitions is None
+        try:
+            if whole:
+                window = resolve_window(model, None, None, None)
+            else:
+                window = resolve_window(model, partition, start, end)
+            jobs = model_jobs(project, model, engine, window, offline=True)
+            rendered = render_jobs(engine, jobs)
+        except WindowError as error:
+            engine.close()
+            _usage(_named(name, error.message))
+        except EngineError as error:
+            engine.close()
+            _usage(located(error, model).message)
+        except StrategyError as error:  # the model cannot be compiled: a finding, located
+            engine.close()
+            click.echo(f"error: {error}", err=True)
+            sys.exit(EXIT_FINDINGS)
+        printed.append(
+            f"-- {model.name} on target {project.config.target_name(target)} ({engine.name}), "
+            f"window {window.label()}\n\n" + rendered
+        )
     engine.close()
+    click.echo("\n".join(printed), nl=False)
 
 
 @main.command()
@@ -550,6 +646,7 @@ def compile_command(
 @_project_dir_option
 def plan(
     selectors: tuple[str, ...],
+    excludes: tuple[str, ...],
     partition: str | None,
     start: str | None,
     end: str | None,
@@ -568,17 +665,15 @@ def plan(
     is refused first (exit 2), or waited for with --wait-for-lock.
     """
     from sqlassets.engines import open_engine
-    from sqlassets.errors import SelectionError
     from sqlassets.runner import dry_run
-    from sqlassets.selection import select
 
     _check_window_options(partition, start, end)
     project = _load_valid_project(project_dir)
+    selected = _selected_all(project, selectors, excludes)
+    if partition is not None:
+        _check_partition_fits_one(project, selected, partition)
     try:
-        selected = select(project.graph, selectors)
         engine = open_engine(project.config, target)
-    except SelectionError as error:
-        _usage(error.message)
     except ConfigError as error:
         _fail_config(error)
     with _interruptible() as interrupts:
@@ -642,15 +737,33 @@ def _processes(statement: PlannedStatement) -> str:
     help="Rebuild incremental tables (empty, current partitioning) before writing the window.",
 )
 @_window_options
+@click.option(
+    "--fail-fast",
+    is_flag=True,
+    help="After the first failed model or blocking check, start no other (running ones finish).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: a summary table; json: the run results (as in .sqlassets/run_results.json).",
+)
+@click.option("--verbose", "-v", is_flag=True, help="Also print Dagster's own log lines.")
 @_target_option
 @_wait_option
 @_project_dir_option
 def run(
     selectors: tuple[str, ...],
+    excludes: tuple[str, ...],
     full_refresh: bool,
     partition: str | None,
     start: str | None,
     end: str | None,
+    fail_fast: bool,
+    output_format: str,
+    verbose: bool,
     target: str | None,
     wait_for_lock: float,
     project_dir: Path | None,
@@ -661,28 +774,27 @@ def run(
     whole window under single_run) or --partition; without either, their
     latest complete partition. Unpartitioned models run once. --full-refresh
     recreates merge and insert_overwrite tables first: rows outside the window
-    are dropped, so give it the whole range. Exits 1 when a model or a
-    blocking check fails, 2 on a window no selected model has (checked
-    before anything runs) or a DuckDB file another process holds (see
-    --wait-for-lock). SIGINT and SIGTERM stop the run within seconds: the
-    statement in progress rolls back, and the exit code is 130 or 143.
+    are dropped, so give it the whole range. Every model's result goes to
+    .sqlassets/run_results.json (--format json prints it). Exits 1 when a
+    model or a blocking check fails, 2 on a window a selected model cannot
+    run (checked for every model before anything runs) or a DuckDB file
+    another process holds (see --wait-for-lock). SIGINT and SIGTERM stop the
+    run within seconds: the statement in progress rolls back, and the exit
+    code is 130 or 143.
     """
+    from datetime import UTC, datetime
+
     from sqlassets.engines import open_engine
-    from sqlassets.errors import SelectionError
-    from sqlassets.selection import select
 
     with _interruptible() as interrupts:
         _check_window_options(partition, start, end)
         project = _load_valid_project(project_dir)
+        selected = _selected_all(project, selectors, excludes)
         try:
-            selected = select(project.graph, selectors)
             engine = open_engine(project.config, target)
-        except SelectionError as error:
-            _usage(error.message)
         except ConfigError as error:
             _fail_config(error)
-        if partition is not None or start is not None:
-            _check_windows(project, selected, partition, start, end)
+        _check_windows(project, selected, partition, start, end)
         interrupts.engines.append(type(engine))
         # Held for the whole run: no other process can take the file between this check
         # and the first job (the run's own connections share its database in process).
@@ -690,10 +802,12 @@ def run(
         try:
             from sqlassets.dagster.run import run_project  # Dagster takes seconds to import
 
-            click.echo(
-                f"Running {len(selected)} model(s) on target {project.config.target_name(target)}",
-                err=True,
-            )
+            target_name = project.config.target_name(target)
+            # An interrupted run writes no results: leave none of the previous run's behind.
+            with contextlib.suppress(OSError):
+                (project.config.root / RUN_RESULTS).unlink(missing_ok=True)
+            click.echo(f"Running {len(selected)} model(s) on target {target_name}", err=True)
+            started_at = datetime.now(UTC)
             started = time.monotonic()
             outcomes = run_project(
                 project,
@@ -702,63 +816,139 @@ def run(
                 partition,
                 start,
                 end,
-                _print_event,
+                _Progress(),
                 full_refresh=full_refresh,
+                fail_fast=fail_fast,
+                log_level="INFO" if verbose else "CRITICAL",
             )
         finally:
             engine.close()
-    _print_summary(outcomes, time.monotonic() - started)
+    elapsed = time.monotonic() - started
+    results = {
+        "command": "run",
+        "target": target_name,
+        "engine": engine.name,
+        "started_at": started_at.isoformat(),
+        "elapsed_s": round(elapsed, 3),
+        "fail_fast": fail_fast,
+        "success": all(outcome.ok for outcome in outcomes),
+        "results": [outcome.as_dict() for outcome in outcomes],
+    }
+    _write_run_results(project, results)
+    if output_format == "json":
+        import json
+
+        click.echo(json.dumps(results, indent=2))
+    _print_summary(outcomes, elapsed, table=output_format == "text")
 
 
-def _print_summary(outcomes: list[Outcome], elapsed: float) -> NoReturn:
+RUN_RESULTS = Path(".sqlassets") / "run_results.json"
+"""Where ``run`` writes its results, under the project directory."""
+
+
+def _write_run_results(project: Project, results: dict[str, Any]) -> None:
+    """``results`` to ``.sqlassets/run_results.json``, whole or not at all (temp file, rename)."""
+    import json
+
+    path = project.config.root / RUN_RESULTS
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        temporary.replace(path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        click.echo(f"warning: run results not written to {display_path(path)}: {error}", err=True)
+
+
+def _rows(inserted: int | None, deleted: int | None, affected: int | None) -> str:
+    """Rows as the warehouse counted them: ``+15 -15`` when it tells inserts from deletes."""
+    if inserted is not None or deleted is not None:
+        parts = [
+            f"+{inserted:,}" if inserted is not None else "",
+            f"-{deleted:,}" if deleted else "",
+        ]
+        return " ".join(part for part in parts if part) or "+0"
+    return "-" if affected is None else f"{affected:,} affected"
+
+
+def _print_summary(outcomes: list[Outcome], elapsed: float, table: bool = True) -> NoReturn:
     """The summary table of ``run`` (stdout), the failures and the count (stderr); exit."""
-    table = [("asset", "window", "status", "rows", "duration", "bytes")]
-    for outcome in outcomes:
-        status = outcome.status + (
-            f" ({', '.join(outcome.failed_checks)})" if outcome.failed_checks else ""
-        )
-        table.append(
-            (
-                outcome.name,
-                outcome.window,
-                status,
-                "-" if outcome.rows is None else str(outcome.rows),
-                "-" if outcome.duration_s is None else f"{outcome.duration_s:.2f}s",
-                "-" if outcome.bytes is None else _bytes(outcome.bytes),
+    from sqlassets.runner import Status
+
+    if table:
+        rows = [("asset", "window", "status", "rows", "duration", "bytes")]
+        for outcome in outcomes:
+            status = outcome.status + (
+                f" ({', '.join(outcome.failed_checks)})" if outcome.failed_checks else ""
             )
-        )
-    widths = [max(len(row[column]) for row in table) for column in range(len(table[0]))]
-    click.echo("")
-    for row in table:
-        click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+            rows.append(
+                (
+                    outcome.name,
+                    outcome.window,
+                    status,
+                    _rows(outcome.rows_inserted, outcome.rows_deleted, outcome.rows),
+                    "-" if outcome.duration_s is None else f"{outcome.duration_s:.2f}s",
+                    "-" if outcome.bytes is None else _bytes(outcome.bytes),
+                )
+            )
+        widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+        click.echo("")
+        for row in rows:
+            click.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
     for outcome in outcomes:
         if outcome.message and not outcome.ok:
             click.echo(_named(outcome.name, outcome.message), err=True)
-    failed = [outcome for outcome in outcomes if not outcome.ok]
+    count = {status: sum(o.status is status for o in outcomes) for status in Status}
+    written = len(outcomes) - count[Status.FAILED] - count[Status.SKIPPED]
+    parts = [
+        f"{count[Status.CHECK_FAILED]} failed a blocking check (downstream not run)"
+        if count[Status.CHECK_FAILED]
+        else "",
+        f"{count[Status.FAILED]} failed" if count[Status.FAILED] else "",
+        f"{count[Status.SKIPPED]} not run" if count[Status.SKIPPED] else "",
+    ]
+    detail = ", ".join(part for part in parts if part)
     click.echo(
-        f"\n{len(outcomes) - len(failed)} of {len(outcomes)} model(s) materialized in "
-        f"{elapsed:.1f}s",
+        f"\n{written} of {len(outcomes)} model(s) materialized in {elapsed:.1f}s"
+        + (f"; {detail}" if detail else ""),
         err=True,
     )
+    failed = any(not outcome.ok for outcome in outcomes)
     sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
 
 
-def _print_event(event: Event) -> None:
-    """Progress of `sqlassets run`, on stderr."""
-    from sqlassets.runner import CheckEvaluated, ModelFailed, ModelMaterialized, ModelStarted
+class _Progress:
+    """Progress of `sqlassets run`, on stderr, one line per event.
 
-    if isinstance(event, ModelStarted):
-        click.echo(f"  ... {event.model}", err=True)
-    elif isinstance(event, ModelMaterialized):
-        shown = f", {event.rows} rows" if event.rows is not None else ""
-        click.echo(
-            f"  ok  {event.model} [{event.window}]{shown} in {event.duration_s:.2f}s", err=True
-        )
-    elif isinstance(event, CheckEvaluated) and not event.passed:
-        level = "FAIL" if event.blocking else "warn"
-        click.echo(f"  {level} check {event.model}:{event.check}", err=True)
-    elif isinstance(event, ModelFailed):
-        click.echo(f"  FAIL {_named(event.model, event.error)}", err=True)
+    A model whose blocking check failed is written but not `ok`: its line says
+    so, as the summary does.
+    """
+
+    def __init__(self) -> None:
+        self._blocked: set[str] = set()
+
+    def __call__(self, event: Event) -> None:
+        from sqlassets.runner import CheckEvaluated, ModelFailed, ModelMaterialized, ModelStarted
+
+        if isinstance(event, ModelStarted):
+            click.echo(f"  ... {event.model}", err=True)
+        elif isinstance(event, ModelMaterialized):
+            rows = _rows(event.rows_inserted, event.rows_deleted, event.rows)
+            shown = "" if rows == "-" else f", rows {rows}"
+            done = f"{event.model} [{event.window}]{shown} in {event.duration_s:.2f}s"
+            if event.model in self._blocked:
+                click.echo(f"  FAIL {done}: materialized, a blocking check failed", err=True)
+            else:
+                click.echo(f"  ok  {done}", err=True)
+        elif isinstance(event, CheckEvaluated) and not event.passed:
+            level = "FAIL" if event.blocking else "warn"
+            if event.blocking:
+                self._blocked.add(event.model)
+            click.echo(f"  {level} check {event.model}:{event.check}", err=True)
+        elif isinstance(event, ModelFailed):
+            click.echo(f"  FAIL {_named(event.model, event.error)}", err=True)
 
 
 def _named(model: str, message: str) -> str:
@@ -773,19 +963,6 @@ def _bytes(count: int) -> str:
 
 
 # ---------------------------------------------------------------- observe, cost
-
-
-def _selected(project: Project, selectors: tuple[str, ...]) -> set[str] | None:
-    """The models ``--select`` names (None: every model); a selector that matches none: exit 2."""
-    from sqlassets.errors import SelectionError
-    from sqlassets.selection import select
-
-    if not selectors:
-        return None
-    try:
-        return select(project.graph, selectors)
-    except SelectionError as error:
-        _usage(error.message)
 
 
 def _text_or_json(help_text: str = "text: a table; json: for tools.") -> Callable[[F], F]:
@@ -808,6 +985,7 @@ def _text_or_json(help_text: str = "text: a table; json: for tools.") -> Callabl
 @_project_dir_option
 def observe_command(
     selectors: tuple[str, ...],
+    excludes: tuple[str, ...],
     output_format: str,
     target: str | None,
     wait_for_lock: float,
@@ -828,7 +1006,7 @@ def observe_command(
     from sqlassets.runner.observe import observe
 
     project = _load_valid_project(project_dir)
-    selected = _selected(project, selectors)
+    selected = _selected(project, selectors, excludes)
     try:
         engine = open_engine(project.config, target)
     except ConfigError as error:
@@ -924,6 +1102,7 @@ def _observation_output(observations: list[Any], now: Any, output_format: str) -
 def cost_command(
     since: str,
     selectors: tuple[str, ...],
+    excludes: tuple[str, ...],
     plot: Path | None,
     output_format: str,
     target: str | None,
@@ -955,7 +1134,7 @@ def cost_command(
         except PlotUnavailableError as error:
             _usage(error.message)
     project = _load_valid_project(project_dir)
-    selected = _selected(project, selectors)
+    selected = _selected(project, selectors, excludes)
     names = [name for name in project.graph.order if selected is None or name in selected]
     entries: list[CostEntry] = []
     notes: list[str] = []
@@ -1089,9 +1268,7 @@ def show_command(
 
     _check_window_options(partition, start, end)
     project = _load_valid_project(project_dir)
-    model = project.models.get(model_name)
-    if model is None:
-        _usage(f"no model `{model_name}`" + did_you_mean(model_name, project.models))
+    model = project.models[_one_model(project, model_name)]
     chosen = [name.strip() for name in (columns or "").split(",") if name.strip()]
     try:
         condition = None if where is None else where_condition(where)
@@ -1122,6 +1299,15 @@ def show_command(
             engine.close()
     click.echo(_preview_output(shown.columns, shown.rows, output_format), nl=False)
     click.echo(f"{len(shown.rows)} row(s) of {model.name} ({shown.source})", err=True)
+
+
+def _one_model(project: Project, selector: str) -> str:
+    """The one model ``selector`` names (exit 2 for none or several)."""
+    found = [name for name in project.graph.order if name in _selected_all(project, (selector,))]
+    if len(found) != 1:
+        shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
+        _usage(f"`{selector}` selects {len(found)} models ({shown}): name one")
+    return found[0]
 
 
 def _cell(value: Any) -> str:
@@ -1168,7 +1354,12 @@ def _preview_output(
 @_select_option
 @_text_or_json()
 @_project_dir_option
-def list_command(selectors: tuple[str, ...], output_format: str, project_dir: Path | None) -> None:
+def list_command(
+    selectors: tuple[str, ...],
+    excludes: tuple[str, ...],
+    output_format: str,
+    project_dir: Path | None,
+) -> None:
     """Print the models in run order: materialization, partitions, schedule, owners.
 
     Reads the SQL files only: no warehouse is opened.
@@ -1176,7 +1367,7 @@ def list_command(selectors: tuple[str, ...], output_format: str, project_dir: Pa
     import json
 
     project = _load_valid_project(project_dir)
-    selected = _selected(project, selectors)
+    selected = _selected(project, selectors, excludes)
     rows = [
         _model_row(project, name)
         for name in project.graph.order

@@ -20,7 +20,9 @@ directly, so without this the mart could run first, on stale data.
 
 On termination (Dagster's, or Ctrl-C) no further step starts and every
 in-flight warehouse job is cancelled (:func:`sqlassets.engines.interrupt_all`);
-the run ends interrupted once the running steps have returned.
+the run ends interrupted once the running steps have returned. With
+``fail_fast`` (executor config), the first failed step stops the run from
+starting any other: running steps finish, the rest are abandoned.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from contextlib import ExitStack
 from typing import Any
 
 import dagster as dg
-from dagster import Field, Int
+from dagster import Bool, Field, Int
 from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster._core.events import DagsterEvent, EngineEventData
 from dagster._core.execution.api import ExecuteRunWithPlanIterable
@@ -98,7 +100,12 @@ class _OrderedExecution(ActiveExecution):
     ) -> None:
         self._extra = {key: set(deps) for key, deps in extra.items() if deps}
         self._extra_applied = False
+        self._halted = False
         super().__init__(execution_plan, **kwargs)
+
+    def halt(self) -> None:
+        """Start no further step: those not started are abandoned; running ones finish."""
+        self._halted = True
 
     def _update(self) -> None:
         if not self._extra_applied:
@@ -108,6 +115,10 @@ class _OrderedExecution(ActiveExecution):
                     self._pending[key] |= deps & set(self._pending)
             self._extra_applied = True
         super()._update()
+        if self._halted:
+            self._pending_abandon += [*self._pending, *self._executable]
+            self._pending.clear()
+            self._executable.clear()
         blocked = self._failed | self._abandoned | self._skipped
         for key in list(self._executable):
             if self._extra.get(key, set()) & blocked:
@@ -124,6 +135,7 @@ class ThreadedExecutor(Executor):
         max_concurrent: int = DEFAULT_MAX_CONCURRENT,
         tag_concurrency_limits: list[dict[str, Any]] | None = None,
         step_dependency_config: StepDependencyConfig | None = None,
+        fail_fast: bool = False,
     ):
         if max_concurrent < 1:
             raise ValueError(f"max_concurrent must be at least 1, not {max_concurrent}")
@@ -131,6 +143,8 @@ class ThreadedExecutor(Executor):
         self.max_concurrent = max_concurrent
         self.tag_concurrency_limits = tag_concurrency_limits or []
         self._step_dependency_config = step_dependency_config or StepDependencyConfig.default()
+        self.fail_fast = fail_fast
+        """After a step fails, start no other (the running ones finish)."""
 
     @property
     def retries(self) -> RetryMode:
@@ -224,7 +238,7 @@ class ThreadedExecutor(Executor):
                             running[step.key] = thread
                             thread.start()
                         yield from active.concurrency_event_iterator(job_context)
-                    yield from self._drain(events, running, active, job_context)
+                    yield from self._drain(events, running, active, job_context, self.fail_fast)
                     yield from active.plan_events_iterator(job_context)
                     if not running and not stopping and not active.is_complete:
                         active.sleep_til_ready()  # retries or pool slots pending
@@ -244,8 +258,9 @@ class ThreadedExecutor(Executor):
         self,
         events: queue.Queue[tuple[str, Any]],
         running: dict[str, threading.Thread],
-        active: ActiveExecution,
+        active: _OrderedExecution,
         job_context: PlanExecutionContext,
+        fail_fast: bool = False,
     ) -> Iterator[DagsterEvent]:
         """Hand on what the step threads reported; wait a little for it if nothing is there."""
         if not running:
@@ -264,6 +279,8 @@ class ThreadedExecutor(Executor):
             else:
                 yield payload
                 active.handle_event(payload)
+                if fail_fast and payload.is_step_failure:
+                    active.halt()
             try:
                 item = events.get_nowait()
             except queue.Empty:
@@ -376,6 +393,12 @@ def _config(default_max: int) -> Field:
             ),
             "retries": get_retries_config(),  # type: ignore[no-untyped-call]
             "step_dependency_config": get_step_dependency_config_field(),  # type: ignore[no-untyped-call]
+            "fail_fast": Field(
+                Bool,
+                default_value=False,
+                is_required=False,
+                description="After a step fails, start no other; the running ones finish.",
+            ),
         },
         description="Execute a run's steps in threads of one process.",
     )
@@ -399,6 +422,7 @@ def make_threaded_executor(max_concurrent: int = DEFAULT_MAX_CONCURRENT) -> dg.E
             step_dependency_config=StepDependencyConfig.from_config(
                 config.get("step_dependency_config")  # type: ignore[arg-type]
             ),
+            fail_fast=bool(config.get("fail_fast", False)),
         )
 
     return threaded

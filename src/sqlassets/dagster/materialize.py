@@ -71,10 +71,10 @@ def _materialize(
             on_event=on_event,
         )
     except EngineError as error:
-        raise dg.Failure(
-            description=error.message,
-            metadata={"sql": dg.MetadataValue.md(f"```sql\n{error.sql or ''}\n```")},
-        ) from None
+        metadata: dict[str, Any] = {"sql": dg.MetadataValue.md(f"```sql\n{error.sql or ''}\n```")}
+        if error.job_id:
+            metadata["sqlassets/job_ids"] = dg.MetadataValue.json([error.job_id])
+        raise dg.Failure(description=error.message, metadata=metadata) from None
     check_results = [
         dg.AssetCheckResult(
             asset_key=key,
@@ -107,6 +107,10 @@ def _metadata(run: ModelRun) -> dict[str, Any]:
     }
     if summary.rows is not None:
         metadata["sqlassets/rows_affected"] = dg.MetadataValue.int(summary.rows)
+    if summary.rows_inserted is not None:
+        metadata["sqlassets/rows_inserted"] = dg.MetadataValue.int(summary.rows_inserted)
+    if summary.rows_deleted is not None:
+        metadata["sqlassets/rows_deleted"] = dg.MetadataValue.int(summary.rows_deleted)
     if summary.bytes is not None:
         metadata["sqlassets/bytes_processed"] = dg.MetadataValue.int(summary.bytes)
     billed = [r.bytes_billed for r in results if r.bytes_billed is not None]

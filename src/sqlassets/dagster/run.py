@@ -37,10 +37,37 @@ class Outcome:
     """The window of each Dagster run the model took part in."""
     status: Status = Status.SKIPPED
     rows: int | None = None
+    """Rows affected, as the warehouse counts them (a MERGE's inserts and deletes together)."""
     bytes: int | None = None
+    """Bytes processed."""
     duration_s: float | None = None
     message: str = ""
     failed_checks: list[str] = field(default_factory=list)
+    rows_inserted: int | None = None
+    rows_deleted: int | None = None
+    bytes_billed: int | None = None
+    slot_ms: int | None = None
+    job_ids: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The outcome for tools (``run_results.json``): every figure, None where unknown."""
+        return {
+            "model": self.name,
+            "status": self.status.value,
+            "ok": self.ok,
+            "window": self.window,
+            "windows": list(self.windows),
+            "job_ids": list(self.job_ids),
+            "rows_inserted": self.rows_inserted,
+            "rows_deleted": self.rows_deleted,
+            "rows_affected": self.rows,
+            "bytes_processed": self.bytes,
+            "bytes_billed": self.bytes_billed,
+            "slot_ms": self.slot_ms,
+            "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
+            "failed_checks": list(self.failed_checks),
+            "message": self.message,
+        }
 
     @property
     def window(self) -> str:
@@ -145,12 +172,17 @@ def run_project(
     resources: dict[str, Any] | None = None,
     full_refresh: bool = False,
     translator: SqlAssetsTranslator | None = None,
+    fail_fast: bool = False,
+    log_level: str = "CRITICAL",
 ) -> list[Outcome]:
     """Materialize ``selected`` models (and their checks); one outcome per model.
 
     ``on_event`` receives the runner's progress events as they happen;
     ``resources`` replace the default ones (for example your own ``bigquery``);
     ``translator`` shapes the assets as in :func:`build_definitions`.
+    ``fail_fast``: after the first failed model (or blocking check) no other
+    model starts; those already running finish. ``log_level`` is Dagster's
+    console logger's (the default keeps Dagster's own lines out).
     """
     translator = translator or SqlAssetsTranslator(engine=project.config.target(target).engine)
     defs = definitions_for(project, target, translator, resources, on_event)
@@ -160,12 +192,17 @@ def run_project(
     assert isinstance(executor, dg.ExecutorDefinition)
     outcomes = {name: Outcome(name) for name in selected}
     blocked: set[str] = set()
+    failed_first: list[str] = []  # the first model that failed, for --fail-fast
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     keys = {name: translator.get_asset_key(project.models[name]) for name in selected}
     names_by_key = {key: name for name, key in keys.items()}
     try:
         with instance or _ephemeral_instance() as active:
             for group in plan_batches(project, selected):
+                if fail_fast and failed_first:
+                    for name in group:
+                        outcomes[name].message = f"not started: --fail-fast after {failed_first[0]}"
+                    continue
                 runnable = [name for name in group if not (project.graph.ancestors(name) & blocked)]
                 for name in set(group) - set(runnable):
                     outcomes[name].message = "an upstream model or blocking check failed"
@@ -179,8 +216,11 @@ def run_project(
                         outcomes[name].status = Status.FAILED
                         outcomes[name].message = error.message
                         blocked.add(name)
+                    failed_first += runnable[:1] if not failed_first else []
                     continue
                 for batch in batches:
+                    if fail_fast and failed_first:
+                        break
                     _run_batch(
                         batch,
                         assets,
@@ -190,9 +230,19 @@ def run_project(
                         names_by_key,
                         outcomes,
                         executor,
-                        full_refresh,
+                        _Options(full_refresh, fail_fast, log_level),
                     )
+                    failures = [n for n in batch.names if outcomes[n].status.failed]
+                    failed_first += failures[:1] if not failed_first else []
                     blocked |= {name for name in batch.names if not outcomes[name].ok}
+                if fail_fast and failed_first:
+                    failed = {name for name in runnable if outcomes[name].status.failed}
+                    for name in runnable:
+                        upstream_failed = project.graph.ancestors(name) & failed
+                        if outcomes[name].status is Status.SKIPPED and not upstream_failed:
+                            outcomes[
+                                name
+                            ].message = f"not started: --fail-fast after {failed_first[0]}"
     finally:
         release_shared_engines()
     return [outcomes[name] for name in project.graph.order if name in outcomes]
@@ -260,6 +310,13 @@ def _run_events_log_class() -> type[Any]:
     return RunEventsLog
 
 
+@dataclass(frozen=True)
+class _Options:
+    full_refresh: bool = False
+    fail_fast: bool = False
+    log_level: str = "CRITICAL"
+
+
 def _run_batch(
     batch: _Batch,
     assets: Sequence[Any],
@@ -269,9 +326,9 @@ def _run_batch(
     names_by_key: dict[dg.AssetKey, str],
     outcomes: dict[str, Outcome],
     executor: dg.ExecutorDefinition,
-    full_refresh: bool = False,
+    options: _Options,
 ) -> None:
-    tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
+    tags = {FULL_REFRESH_TAG: "true"} if options.full_refresh else {}
     if batch.key_range is not None:
         tags["dagster/asset_partition_range_start"] = batch.key_range[0]
         tags["dagster/asset_partition_range_end"] = batch.key_range[1]
@@ -283,8 +340,11 @@ def _run_batch(
         instance=instance,
         partition_key=batch.partition_key,
         tags=tags,
-        # Progress comes from sqlassets; Dagster's own console logs only when things go wrong.
-        run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+        # Progress comes from sqlassets; Dagster's own console lines only when asked for.
+        run_config={
+            "loggers": {"console": {"config": {"log_level": options.log_level}}},
+            **({"execution": {"config": {"fail_fast": True}}} if options.fail_fast else {}),
+        },
     )
     for selected in batch.names:
         outcome = outcomes[selected]
@@ -305,7 +365,18 @@ def _run_batch(
         outcome.message = ""
         # Several runs (chunks, static keys) add up.
         outcome.rows = _add(outcome.rows, _value(metadata.get("sqlassets/rows_affected")))
+        outcome.rows_inserted = _add(
+            outcome.rows_inserted, _value(metadata.get("sqlassets/rows_inserted"))
+        )
+        outcome.rows_deleted = _add(
+            outcome.rows_deleted, _value(metadata.get("sqlassets/rows_deleted"))
+        )
         outcome.bytes = _add(outcome.bytes, _value(metadata.get("sqlassets/bytes_processed")))
+        outcome.bytes_billed = _add(
+            outcome.bytes_billed, _value(metadata.get("sqlassets/bytes_billed"))
+        )
+        outcome.slot_ms = _add(outcome.slot_ms, _value(metadata.get("sqlassets/slot_ms")))
+        outcome.job_ids += [str(job) for job in _value(metadata.get("sqlassets/job_ids")) or []]
         duration = _value(metadata.get("sqlassets/duration_s"))
         outcome.duration_s = (outcome.duration_s or 0.0) + float(duration or 0.0)
     for evaluation in result.get_asset_check_evaluations():
@@ -326,6 +397,9 @@ def _run_batch(
                     continue  # Dagster fails the step after a blocking check fails
                 outcome.status = Status.FAILED
                 data = failure.step_failure_data
+                user = data.user_failure_data
+                failed_jobs = _value(user.metadata.get("sqlassets/job_ids")) if user else None
+                outcome.job_ids += [str(job) for job in failed_jobs or []]
                 outcome.message = (
                     data.user_failure_data.description
                     if data.user_failure_data and data.user_failure_data.description

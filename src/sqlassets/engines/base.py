@@ -25,6 +25,19 @@ LOCKED = "locked"
 NOT_FOUND = "notFound"
 """The ``reason`` of the :class:`EngineError` for a table or dataset that does not exist."""
 
+
+class ConstructError(EngineError):
+    """A construct of the query that the engine cannot run, refused before anything is sent.
+
+    ``marker`` is the sequence of BigQuery tokens (upper case) that starts the
+    construct in a model's body: the runner locates the refusal with it.
+    """
+
+    def __init__(self, message: str, marker: tuple[str, ...]):
+        super().__init__(message)
+        self.marker = marker
+
+
 Layout = tuple[str | None, tuple[str, ...]]
 """``(partitioning, clustering)`` of a table, in the engine's own notation."""
 
@@ -83,6 +96,11 @@ class JobResult:
     sql: str
     duration_s: float
     rows_affected: int | None = None
+    """Rows the warehouse says the job affected (on BigQuery a MERGE's inserts and deletes)."""
+    rows_inserted: int | None = None
+    """Rows inserted, where the warehouse tells them apart (None: not known)."""
+    rows_deleted: int | None = None
+    """Rows deleted, where the warehouse tells them apart (None: not known)."""
     bytes_processed: int | None = None
     bytes_billed: int | None = None
     slot_ms: int | None = None
@@ -223,6 +241,18 @@ class Engine(abc.ABC):
         ``reason`` :data:`NOT_FOUND`.
         """
         return None
+
+    def query_schema_and_bytes(
+        self,
+        query: exp.Expression,
+        parameters: Sequence[QueryParameter],
+        preamble: Sequence[exp.Expression] = (),
+    ) -> tuple[list[tuple[str, str]], int | None]:
+        """:meth:`query_schema` and :meth:`query_bytes` together (one dry run on BigQuery)."""
+        return (
+            self.query_schema(query, parameters, preamble),
+            self.query_bytes(query, parameters, preamble),
+        )
 
     def table_layout(self, table: exp.Table) -> Layout | None:
         """The layout of an existing table; None when unknown or missing.

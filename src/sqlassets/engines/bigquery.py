@@ -503,6 +503,7 @@ class BigQueryEngine(Engine):
         finally:
             with self._lock:
                 self._running.pop(identifier, None)
+        inserted, deleted = self._dml_counts(query_job) if not fetch else (None, None)
         return (
             JobResult(
                 job_id=identifier,
@@ -513,6 +514,8 @@ class BigQueryEngine(Engine):
                     getattr(query_job, "num_dml_affected_rows", None)
                     or getattr(query_job, "output_rows", None)  # a load job's
                 ),
+                rows_inserted=inserted,
+                rows_deleted=deleted,
                 bytes_processed=_int(getattr(query_job, "total_bytes_processed", None)),
                 bytes_billed=_int(getattr(query_job, "total_bytes_billed", None)),
                 slot_ms=_int(getattr(query_job, "slot_millis", None)),
@@ -521,6 +524,36 @@ class BigQueryEngine(Engine):
             ),
             rows,
         )
+
+    def _dml_counts(self, query_job: Any) -> tuple[int | None, int | None]:
+        """Rows inserted and deleted: a DML statement's statistics, or a script's children's.
+
+        A script (BEGIN ... COMMIT) reports no DML statistics of its own, and
+        its rows affected add deletes to inserts; its child jobs (one free
+        jobs.list call) tell them apart. None where BigQuery does not say:
+        these are figures only, and never fail a job that succeeded.
+        """
+        from google.api_core import exceptions as api_exceptions
+
+        if getattr(query_job, "job_type", None) == "load":
+            return _int(getattr(query_job, "output_rows", None)), None
+        stats = getattr(query_job, "dml_stats", None)
+        if stats is not None:
+            return _int(stats.inserted_row_count), _int(stats.deleted_row_count)
+        if not _int(getattr(query_job, "num_child_jobs", None)):
+            return None, None
+        inserted: int | None = None
+        deleted: int | None = None
+        try:
+            for child in self.client.list_jobs(parent_job=query_job.job_id):
+                found = getattr(child, "dml_stats", None)
+                if found is None:
+                    continue
+                inserted = (inserted or 0) + int(found.inserted_row_count or 0)
+                deleted = (deleted or 0) + int(found.deleted_row_count or 0)
+        except api_exceptions.GoogleAPICallError:
+            return None, None
+        return inserted, deleted
 
     def _get_conflicting_job(self, identifier: str, context: JobContext, sql: str) -> Any:
         """The job a 409 says exists; BigQuery may answer 404 for it a while longer.
@@ -679,6 +712,17 @@ class BigQueryEngine(Engine):
         statement only, and reports ≈ 0 bytes.
         """
         return _int(self._dry_run(query, parameters, preamble).total_bytes_processed)
+
+    def query_schema_and_bytes(
+        self,
+        query: exp.Expression,
+        parameters: Sequence[QueryParameter],
+        preamble: Sequence[exp.Expression] = (),
+    ) -> tuple[list[tuple[str, str]], int | None]:
+        """The schema and the bytes of ``preamble; query``, from one dry run."""
+        job = self._dry_run(query, parameters, preamble)
+        schema = [(field.name, field.field_type) for field in (job.schema or [])]
+        return schema, _int(job.total_bytes_processed)
 
     def _dry_run(
         self,

@@ -27,6 +27,7 @@ from sqlassets.config import DuckDBTarget
 from sqlassets.engines.base import (
     LOCKED,
     Capabilities,
+    ConstructError,
     DryRunResult,
     Engine,
     JobContext,
@@ -334,6 +335,8 @@ class DuckDBEngine(Engine):
         created = schemas - self._schemas
         started = time.perf_counter()
         rows: int | None = None
+        inserted: int | None = None
+        deleted: int | None = None
         # One statement is atomic on its own; several share one transaction.
         explicit = len(statements) > 1 or bool(created)
         with self._lock:
@@ -351,6 +354,10 @@ class DuckDBEngine(Engine):
                     count = _count(connection.execute(text))
                     if count is not None and not _is_temp(statement):
                         rows = count
+                        if isinstance(statement, exp.Insert | exp.Create):
+                            inserted = (inserted or 0) + count
+                        elif isinstance(statement, exp.Delete):
+                            deleted = (deleted or 0) + count
                 if explicit:
                     connection.execute("COMMIT")
             except SchemaChangeError:
@@ -375,6 +382,8 @@ class DuckDBEngine(Engine):
             sql=sql,
             duration_s=time.perf_counter() - started,
             rows_affected=rows,
+            rows_inserted=inserted,
+            rows_deleted=deleted,
         )
 
     def dry_run(self, job: Job) -> list[DryRunResult]:
@@ -619,21 +628,25 @@ def _refuse_retyped_load(
     project that loads locally would fail in production.
     """
     target = insert.this.this if isinstance(insert.this, exp.Schema) else insert.this
-    staged = insert.expression.find(exp.Table) if insert.expression is not None else None
-    if not isinstance(target, exp.Table) or staged is None:
+    # An append reads one staged table per partition.
+    staged = list(insert.expression.find_all(exp.Table)) if insert.expression is not None else []
+    if not isinstance(target, exp.Table) or not staged:
         return
     columns = {
         str(row[0]).lower(): str(row[1])
         for row in connection.execute(f"DESCRIBE {target.sql(DIALECT)}").fetchall()
     }
-    changed = [
-        f"{name} ({columns[name.lower()]} -> {type_})"
-        for name, type_ in (
-            (str(row[0]), str(row[1]))
-            for row in connection.execute(f"DESCRIBE {staged.sql(DIALECT)}").fetchall()
+    changed = list(
+        dict.fromkeys(
+            f"{name} ({columns[name.lower()]} -> {type_})"
+            for table in staged
+            for name, type_ in (
+                (str(row[0]), str(row[1]))
+                for row in connection.execute(f"DESCRIBE {table.sql(DIALECT)}").fetchall()
+            )
+            if name.lower() in columns and _family(columns[name.lower()]) != _family(type_)
         )
-        if name.lower() in columns and _family(columns[name.lower()]) != _family(type_)
-    ]
+    )
     if changed:
         raise SchemaChangeError(
             f"{asset}: the files give retyped {', '.join(changed)} (reading "
@@ -702,6 +715,35 @@ def _first_bad_row(path: Path) -> tuple[int, str] | None:
     except OSError:
         return None
     return None
+
+
+def _struct_star(struct: exp.Expression, star: exp.Star, before: str) -> exp.Expression:
+    """A struct's fields as columns: ``UNNEST(struct)``, REPLACE as ``struct_update``.
+
+    ``before`` is the token before ``.*`` in BigQuery's text, to locate a refusal.
+    """
+    if star.args.get("except_") or star.args.get("rename"):
+        word = "EXCEPT" if star.args.get("except_") else "RENAME"
+        raise ConstructError(
+            f"`{'(expr)' if before == ')' else 'a.b'}.* {word} (…)` cannot run on DuckDB, "
+            "which cannot drop a field from a struct it has not typed: select the struct's "
+            "fields by name",
+            (before.upper(), ".", "*", word),
+        )
+    replaced = star.args.get("replace") or []
+    if replaced:
+        # struct_update keeps each field's position, as REPLACE keeps the column's.
+        struct = exp.Anonymous(
+            this="struct_update",
+            expressions=[
+                struct,
+                *(
+                    exp.PropertyEQ(this=alias.args["alias"].copy(), expression=alias.this)
+                    for alias in replaced
+                ),
+            ],
+        )
+    return exp.Anonymous(this="UNNEST", expressions=[struct])
 
 
 def _own_statements(job: Job) -> list[exp.Expression]:
@@ -784,18 +826,21 @@ def _fix_in_place(node: exp.Expression) -> exp.Expression:
         )
     elif isinstance(node, exp.Dot) and isinstance(node.expression, exp.Star):
         # (expr).* spreads a struct's fields: DuckDB's UNNEST of a struct does that.
-        star = node.expression
-        modifiers = [key for key in ("except_", "replace", "rename") if star.args.get(key)]
-        if modifiers:
-            raise EngineError(
-                f"`(expr).* {modifiers[0].rstrip('_').upper()} (…)` cannot run on DuckDB: "
-                "select the struct's fields by name"
-            )
-        return exp.Anonymous(this="UNNEST", expressions=[node.this])
+        return _struct_star(node.this, node.expression, ")")
+    elif isinstance(node, exp.Column) and isinstance(node.this, exp.Star) and node.db:
+        # `a.b.*`, a nested struct's fields (DuckDB takes one name before a star).
+        catalog = node.args.get("catalog")
+        struct = exp.Column(
+            this=node.args["table"].copy(),
+            table=node.args["db"].copy(),
+            db=catalog.copy() if catalog is not None else None,
+        )
+        return _struct_star(struct, node.this, struct.name)
     elif isinstance(node, exp.Table) and node.args.get("version") is not None:
-        raise EngineError(
+        raise ConstructError(
             f"`FOR SYSTEM_TIME AS OF` on `{node.db}.{node.name}` cannot run on DuckDB, whose "
-            "tables keep no history: read the table as it is, or run on BigQuery"
+            "tables keep no history: read the table as it is, or run on BigQuery",
+            ("FOR", "SYSTEM_TIME"),
         )
     elif (
         isinstance(node, exp.ColumnDef)

@@ -15,17 +15,25 @@ from sqlassets.project import Project
 def lint_project(project: Project, rules: Iterable[str] | None = None) -> list[Diagnostic]:
     """Run every rule (or only the codes in ``rules``); return the findings, sorted.
 
-    Each finding has its rule's severity.
+    Each finding has its rule's severity. A file in error also gets the
+    findings the rules make on what can be salvaged of it
+    (:mod:`sqlassets.lint.salvage`): its load error hides none of them.
     """
     from sqlassets.lint.rules import RULES
+    from sqlassets.lint.salvage import salvaged_findings
 
     wanted = set(rules) if rules is not None else None
+    chosen = [rule for rule in RULES if wanted is None or rule.code in wanted]
+    severity: dict[str, Severity] = {rule.code: rule.severity for rule in chosen}
     findings = {
         _with_severity(diagnostic, rule.severity)
-        for rule in RULES
-        if wanted is None or rule.code in wanted
+        for rule in chosen
         for diagnostic in rule.check(project)
     }
+    findings.update(
+        _with_severity(diagnostic, severity[diagnostic.code])
+        for diagnostic in salvaged_findings(project, chosen)
+    )
     return sorted(findings, key=lambda d: (d.location, d.code, d.message))
 
 

@@ -22,6 +22,7 @@ from sqlassets.loader import Model, first_parameter_uses
 from sqlassets.parameters import PARAMETERS
 from sqlassets.project import Project
 from sqlassets.spec import (
+    LOADED_PARTITION,
     TARGET_ALIAS,
     Cadence,
     Granularity,
@@ -33,6 +34,7 @@ from sqlassets.spec import (
     ViewMaterialization,
 )
 from sqlassets.strategies import (
+    appends,
     drop_table,
     load_uris,
     parse_body,
@@ -58,6 +60,7 @@ from .schema import (
     changed_layout,
     check_partition_type,
     first_run_query,
+    load_layout_jobs,
     refresh_jobs,
     schema_jobs,
 )
@@ -160,7 +163,7 @@ def model_jobs(
     spec = model.spec
     if isinstance(spec.materialization, LoadMaterialization):
         capabilities = engine.capabilities
-        return plan_jobs(
+        loads = plan_jobs(
             spec,
             target,
             window,
@@ -168,6 +171,9 @@ def model_jobs(
             partition_load_jobs=capabilities.partition_load_jobs,
             load_layout=capabilities.load_layout,
         )
+        if not check_schema:
+            return loads
+        return load_layout_jobs(engine, target, spec, window, full_refresh, loads)
     preamble, query = parse_body(model.sql)
     query = rewrite_references(query, tables)
     columns = model.analysis.output_columns if model.analysis else None
@@ -586,6 +592,11 @@ def _figures(
                     Bound.LOWER,
                 )
             )
+        if appends(spec) and _exists(project, engine, model.name, existing):
+            # Its DELETE finds the partitions' earlier rows by their tag: that column is read.
+            tags = exp.select(exp.column(LOADED_PARTITION)).from_(target.copy())
+            count = engine.query_bytes(tags, [])
+            rows.append(row("target", count, f"the DELETE reads {LOADED_PARTITION}"))
         return rows
     if isinstance(materialization, ViewMaterialization):
         return [row("view", 0, "a view stores no rows: creating it is free")]
@@ -602,7 +613,10 @@ def _figures(
             "query", 0, f"reads {', '.join(sorted(set(missing)))}: not built yet", Bound.LOWER
         )
     else:
-        source = row("query", engine.query_bytes(query, parameters, preamble), "")
+        schema, count = engine.query_schema_and_bytes(query, parameters, preamble)
+        # The partition column's type, from the same dry run (SA306), before any figure.
+        check_partition_type(spec, engine, schema)
+        source = row("query", count, "")
     if isinstance(materialization, TableMaterialization):
         return [source]
     if not _exists(project, engine, model.name, existing):

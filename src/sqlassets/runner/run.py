@@ -15,14 +15,22 @@ from typing import Any
 
 from sqlglot import expressions as exp
 
-from sqlassets.engines.base import Engine, JobContext, JobResult
+from sqlassets.engines.base import ConstructError, Engine, JobContext, JobResult
 from sqlassets.errors import EngineError
 from sqlassets.job import Job
-from sqlassets.loader import Model
+from sqlassets.loader import Model, token_location, tokens
 from sqlassets.project import Project
 from sqlassets.schemas import KnownSchemas
 from sqlassets.spec import CheckSpec, ModelSpec
-from sqlassets.strategies import checks_query, drop_table, staged_overwrite
+from sqlassets.strategies import (
+    appends,
+    checks_query,
+    drop_table,
+    partition_windows,
+    staged_append,
+    staged_overwrite,
+    staging_table,
+)
 from sqlassets.window import Window
 
 from .plan import piece_jobs, split_window
@@ -44,6 +52,11 @@ class Status(enum.StrEnum):
     def ok(self) -> bool:
         """Materialized with no blocking check failed."""
         return self in (Status.MATERIALIZED, Status.WARNED)
+
+    @property
+    def failed(self) -> bool:
+        """A job or a blocking check failed (the table may be written: see CHECK_FAILED)."""
+        return self in (Status.FAILED, Status.CHECK_FAILED)
 
 
 @dataclass(frozen=True)
@@ -80,6 +93,8 @@ class ModelMaterialized:
     rows: int | None
     bytes: int | None
     duration_s: float
+    rows_inserted: int | None = None
+    rows_deleted: int | None = None
 
 
 Event = ModelStarted | ModelFailed | CheckEvaluated | ModelMaterialized
@@ -101,39 +116,81 @@ def run_model(
     """
     results: list[JobResult] = []
     pieces = split_window(model.spec, window, engine)
-    for piece, jobs in piece_jobs(project, model, engine, pieces, full_refresh, True):
-        piece_context = context if piece == window else replace(context, window=piece.label())
-        results += _execute(engine, model.spec, jobs, piece, piece_context)
+    try:
+        for piece, jobs in piece_jobs(project, model, engine, pieces, full_refresh, True):
+            piece_context = context if piece == window else replace(context, window=piece.label())
+            results += _execute(engine, model.spec, jobs, piece, piece_context)
+    except ConstructError as error:
+        raise located(error, model) from None
     return results
+
+
+def located(error: EngineError, model: Model) -> EngineError:
+    """``error``, when it refuses a construct, with the place in ``model``'s file it starts.
+
+    Its message becomes ``path:line:col: CODE message``; unchanged for any
+    other error, or when the construct is not in the model's own body (a
+    check, a header value).
+    """
+    if not isinstance(error, ConstructError) or error.location is not None:
+        return error
+    stream = tokens(model.sql)
+    texts = [token.text.upper() for token in stream]
+    size = len(error.marker)
+    for index in range(len(stream) - size + 1):
+        if tuple(texts[index : index + size]) == error.marker:
+            error.location = token_location(stream[index], model.path, model.body_line)
+            error.message = f"{error.location}: {error.code} {error.message}"
+            break
+    return error
 
 
 def _execute(
     engine: Engine, spec: ModelSpec, jobs: Sequence[Job], window: Window, context: JobContext
 ) -> list[JobResult]:
-    """Run ``jobs`` in order; a staging table they share is dropped after, also on failure.
+    """Run ``jobs`` in order; the staging tables they use are dropped after, also on failure.
 
-    The staged overwrite is rebuilt once the files are loaded: it inserts by
-    the staging table's column names, which only the load reveals.
+    The staged write is rebuilt once the files are loaded: it inserts by the
+    staging tables' column names, which only the load reveals.
     """
-    staging = next((job.staging for job in jobs if job.staging is not None), None)
-    if staging is None:
+    stagings = {job.staging.name: job.staging for job in jobs if job.staging is not None}
+    if not stagings:
         return [engine.execute(job, context) for job in jobs]
     target = engine.naming.table(spec.name)
-    drop = drop_table(staging)
     drop_context = replace(context, step="drop-staging")
     results: list[JobResult] = []
     try:
         for job in jobs:
-            if job.action == "overwrite" and job.staging is not None:
-                columns = loaded_columns(engine, spec, target, staging)
-                job = staged_overwrite(spec, target, staging, window, columns)
-            results.append(engine.execute(job, context))
+            results.append(engine.execute(_staged(engine, spec, target, job, window), context))
     except BaseException:
-        with contextlib.suppress(Exception):  # the first failure is the one to report
-            engine.execute(drop, drop_context)
+        for staging in stagings.values():
+            with contextlib.suppress(Exception):  # the first failure is the one to report
+                engine.execute(drop_table(staging), drop_context)
         raise
-    engine.execute(drop, drop_context)
+    for staging in stagings.values():
+        engine.execute(drop_table(staging), drop_context)
     return results
+
+
+def _staged(engine: Engine, spec: ModelSpec, target: exp.Table, job: Job, window: Window) -> Job:
+    """``job`` rebuilt with the loaded staging tables' columns when it writes from them."""
+    if job.staging is None or job.action == "stage":
+        return job
+    if job.action == "overwrite":
+        columns = loaded_columns(engine, spec, target, job.staging)
+        return staged_overwrite(spec, target, job.staging, window, columns)
+    if not appends(spec) or job.action not in ("append", "rebuild"):
+        return job
+    rebuild = job.action == "rebuild"
+    staged: dict[str, list[str]] = {}
+    for part in partition_windows(spec, window):
+        staging = staging_table(spec, target, part)
+        if rebuild:
+            # A full refresh takes the files' columns as they are now.
+            staged[staging.name] = [name for name, _ in engine.table_columns(staging) or []]
+        else:
+            staged[staging.name] = loaded_columns(engine, spec, target, staging)
+    return staged_append(spec, target, window, staged, rebuild)
 
 
 @dataclass(frozen=True)
@@ -174,16 +231,24 @@ class Summary:
     """Rows the last job that counts rows affected."""
     bytes: int | None
     duration_s: float
+    rows_inserted: int | None = None
+    """Rows every job inserted, where the warehouse tells (None: not known)."""
+    rows_deleted: int | None = None
+    """Rows every job deleted, where the warehouse tells (None: not known)."""
 
     @classmethod
     def of(cls, results: Sequence[JobResult]) -> Summary:
         """The summary of ``results``."""
         rows = [result.rows_affected for result in results if result.rows_affected is not None]
         processed = [r.bytes_processed for r in results if r.bytes_processed is not None]
+        inserted = [r.rows_inserted for r in results if r.rows_inserted is not None]
+        deleted = [r.rows_deleted for r in results if r.rows_deleted is not None]
         return cls(
             rows=rows[-1] if rows else None,
             bytes=sum(processed) if processed else None,
             duration_s=sum(result.duration_s for result in results),
+            rows_inserted=sum(inserted) if inserted else None,
+            rows_deleted=sum(deleted) if deleted else None,
         )
 
 
@@ -267,7 +332,17 @@ def materialize(
         emit(CheckEvaluated(model.name, check.name, verdict.passed, check.blocking))
     run = ModelRun(results, verdicts, columns, duration, windows)
     summary = Summary.of(results)
-    emit(ModelMaterialized(model.name, run.window, summary.rows, summary.bytes, summary.duration_s))
+    emit(
+        ModelMaterialized(
+            model.name,
+            run.window,
+            summary.rows,
+            summary.bytes,
+            summary.duration_s,
+            summary.rows_inserted,
+            summary.rows_deleted,
+        )
+    )
     return run
 
 

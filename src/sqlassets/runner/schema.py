@@ -17,12 +17,19 @@ from sqlassets.engines.base import Engine, Layout
 from sqlassets.errors import SchemaChangeError
 from sqlassets.job import Job
 from sqlassets.spec import (
+    LOADED_PARTITION,
     InsertOverwriteMaterialization,
     MergeMaterialization,
     ModelSpec,
     OnSchemaChange,
 )
-from sqlassets.strategies import add_columns, drop_table, self_columns, without_self_reads
+from sqlassets.strategies import (
+    add_columns,
+    appends,
+    drop_table,
+    self_columns,
+    without_self_reads,
+)
 from sqlassets.window import Window
 
 
@@ -69,7 +76,9 @@ def check_partition_type(
 ) -> None:
     """Refuse (SA306) a ``@partition_by`` BigQuery cannot apply to the query's column type.
 
-    Checked on every engine: DuckDB would run it, BigQuery would not.
+    Checked on every engine: DuckDB would run it, BigQuery would not. The
+    message is located as lint's finding is (``path:line:col: SA306 …``):
+    runs, Dagster and ``plan`` show an error's message alone.
     """
     if spec.partition_by is None:
         return
@@ -79,9 +88,9 @@ def check_partition_type(
             bigquery_type = exp.DataType.build(kind, dialect=engine.dialect, udt=True)
             problem = spec.partition_by.type_problem(bigquery_type.sql("bigquery"))
             if problem is not None:
-                error = SchemaChangeError(f"{spec.name}: {problem}")
-                error.location = spec.location_of("partition_by")
-                error.code = Code.PARTITION_COLUMN_TYPE
+                code = Code.PARTITION_COLUMN_TYPE
+                error = SchemaChangeError(f"{spec.location_of('partition_by')}: {code} {problem}")
+                error.code = code
                 raise error
             return
 
@@ -94,6 +103,54 @@ def changed_layout(engine: Engine, target: exp.Table, spec: ModelSpec) -> Layout
     if layout is None or layout == engine.expected_layout(spec):
         return None
     return layout
+
+
+def _layout_changed(engine: Engine, spec: ModelSpec, layout: Layout) -> SchemaChangeError:
+    return SchemaChangeError(
+        f"{spec.name.name}: the table is partitioned/clustered as {layout}, the header "
+        f"says {engine.expected_layout(spec)}; rebuild it with `sqlassets run --full-refresh`"
+    )
+
+
+def load_layout_jobs(
+    engine: Engine,
+    target: exp.Table,
+    spec: ModelSpec,
+    window: Window,
+    full_refresh: bool,
+    jobs: Sequence[Job],
+) -> list[Job]:
+    """A load's ``jobs``, with a drop first when the table's layout is not the header's.
+
+    An append into a table without its tag column (loaded as an overwrite) is
+    refused: it could not replace its partitions' rows.
+
+        BigQuery refuses to change a table's partitioning or clustering in place:
+        ``LOAD DATA OVERWRITE … PARTITION BY``, ``CREATE OR REPLACE`` and a load job
+        into ``t$partition`` all fail. A whole-table load and a full refresh
+        rebuild the table anyway: the drop comes right before the job that writes
+        it (after the files are staged, so a file error keeps the table). A
+        window of a partitioned load would keep the other partitions' rows in the
+        old layout: refused, as for incremental models, before anything is sent.
+    """
+    if appends(spec) and not full_refresh:
+        existing = engine.table_columns(target)
+        if existing is not None and LOADED_PARTITION not in {n.lower() for n, _ in existing}:
+            raise SchemaChangeError(
+                f"{spec.name.name}: the table has no {LOADED_PARTITION} column, so an append "
+                "cannot tell which rows its partitions' files gave (it was loaded with "
+                "@load_mode: overwrite); rebuild it once with `sqlassets run --full-refresh`"
+            )
+    if not engine.capabilities.drop_before_layout_change:
+        return list(jobs)
+    layout = changed_layout(engine, target, spec)
+    if layout is None:
+        return list(jobs)
+    windowed = spec.time_partitions is not None and window.is_time
+    if windowed and not full_refresh:
+        raise _layout_changed(engine, spec, layout)
+    index = next(i for i, job in enumerate(jobs) if job.action != "stage")
+    return [*jobs[:index], drop_table(target), *jobs[index:]]
 
 
 def refresh_jobs(engine: Engine, target: exp.Table, spec: ModelSpec) -> list[Job]:
@@ -123,10 +180,7 @@ def schema_jobs(
         return [], False
     layout = changed_layout(engine, target, spec)
     if layout is not None:
-        raise SchemaChangeError(
-            f"{spec.name.name}: the table is partitioned/clustered as {layout}, the header "
-            f"says {engine.expected_layout(spec)}; rebuild it with `sqlassets run --full-refresh`"
-        )
+        raise _layout_changed(engine, spec, layout)
     incoming = engine.query_schema(query, list(window.parameters().values()), preamble)
     diff = schema_diff(existing, incoming)
     if not diff:
@@ -156,9 +210,15 @@ def loaded_columns(
 
     A load has no ``@on_schema_change``: as BigQuery's own load into an
     existing table does, added or retyped columns fail (removed ones get NULL).
+    The files type the partition column: it is checked here (SA306), before
+    the transaction writes anything.
     """
     staged = engine.table_columns(staging) or []
+    check_partition_type(spec, engine, staged)
     existing = engine.table_columns(target)
+    if existing is not None and appends(spec):
+        # An append's own tag column: the files never have it.
+        existing = [(name, kind) for name, kind in existing if name.lower() != LOADED_PARTITION]
     if existing is not None:
         diff = schema_diff(existing, staged)
         if diff.added or diff.retyped:

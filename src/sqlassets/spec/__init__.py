@@ -26,6 +26,7 @@ from sqlassets.spec.invariants import Problem, invariant_problems
 from sqlassets.spec.model import ModelSpec
 from sqlassets.spec.types import (
     CHECK_KINDS,
+    LOADED_PARTITION,
     MAX_CLUSTER_COLUMNS,
     AcceptedValuesCheck,
     Backfill,
@@ -37,6 +38,7 @@ from sqlassets.spec.types import (
     Granularity,
     InsertOverwriteMaterialization,
     LoadMaterialization,
+    LoadMode,
     Materialization,
     Materialized,
     MergeMaterialization,
@@ -60,6 +62,7 @@ __all__ = [
     "CHECK_KINDS",
     "DIRECTIVES",
     "IDENTIFIER",
+    "LOADED_PARTITION",
     "MAX_CLUSTER_COLUMNS",
     "PROJECT_ID",
     "REPEATABLE",
@@ -75,6 +78,7 @@ __all__ = [
     "Granularity",
     "InsertOverwriteMaterialization",
     "LoadMaterialization",
+    "LoadMode",
     "Materialization",
     "Materialized",
     "MergeMaterialization",

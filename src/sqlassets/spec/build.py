@@ -36,6 +36,7 @@ from sqlassets.spec.types import (
     FileFormat,
     InsertOverwriteMaterialization,
     LoadMaterialization,
+    LoadMode,
     Materialization,
     Materialized,
     MergeMaterialization,
@@ -238,6 +239,7 @@ def _materialization(given: GivenDirectives, materialized: Materialized) -> Mate
             sensor=values.get("sensor"),
             ready_marker=values.get("ready_marker"),
             retention_days=values.get("retention_days"),
+            load_mode=values.get("load_mode", LoadMode.OVERWRITE),
         )
     if materialized is Materialized.INSERT_OVERWRITE:
         return InsertOverwriteMaterialization(on_schema_change=on_schema_change)

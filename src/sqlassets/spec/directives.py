@@ -26,6 +26,7 @@ from sqlassets.spec.types import (
     FileFormat,
     FileSensor,
     Granularity,
+    LoadMode,
     Materialized,
     OnSchemaChange,
     PartitionBy,
@@ -556,6 +557,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "sensor": _parse_sensor,
     "ready_marker": _parse_ready_marker,
     "retention_days": _parse_retention_days,
+    "load_mode": lambda v: _parse_choice(v, LoadMode),
 }
 """The parser of each directive given at most once."""
 REPEATABLE = frozenset({"check"})

@@ -24,6 +24,7 @@ from sqlassets.spec.types import (
     CADENCE_STEP,
     GRANULARITY_ORDER,
     Cadence,
+    LoadMode,
     Materialized,
     PartitionBy,
     StaticPartitions,
@@ -52,12 +53,18 @@ ONLY_FOR = {
     "sensor": {Materialized.LOAD},
     "ready_marker": {Materialized.LOAD},
     "retention_days": {Materialized.LOAD},
+    "load_mode": {Materialized.LOAD},
 }
 """Directives that apply to some materializations only."""
 
 
 def _kind(fields: Fields) -> str:
     return getattr(fields.get("materialization"), "kind", "table")
+
+
+def _appends(fields: Fields) -> bool:
+    """Whether ``fields`` are an append load's (its rows are never replaced by partition)."""
+    return getattr(fields.get("materialization"), "load_mode", None) is LoadMode.APPEND
 
 
 def view_holds_no_data(fields: Fields) -> Iterator[Problem]:
@@ -118,7 +125,11 @@ def load_partitions(fields: Fields) -> Iterator[Problem]:
     if _kind(fields) != "load":
         return
     partitions = fields.get("partitions")
-    if isinstance(partitions, TimePartitions) and fields.get("partition_by") is None:
+    if (
+        isinstance(partitions, TimePartitions)
+        and fields.get("partition_by") is None
+        and not _appends(fields)  # it replaces rows by the partition of their files
+    ):
         yield Problem(
             Code.CONFLICT,
             "a partitioned load replaces the run's partitions and needs @partition_by",
@@ -134,31 +145,34 @@ def load_partitions(fields: Fields) -> Iterator[Problem]:
 
 
 def landing_without_time_partitions(fields: Fields) -> Iterator[Problem]:
-    """SA109: ``@sensor``/``@retention_days`` on a load whose files are not chosen by partition.
+    """SA109: ``@sensor``, ``@retention_days`` or an append on a load not reading by partition.
 
-    Both work partition by partition: a sensor requests a partition's run once
-    its files exist, a clean-up deletes the files of old partitions. Without
-    time partitions, or with URIs holding no placeholder, every run reads the
-    same files, so nothing could tell which partition arrived or may go.
+    All work partition by partition: a sensor requests a partition's run once
+    its files exist, a clean-up deletes the files of old partitions, an append
+    adds each partition's files once. Without time partitions, or with URIs
+    holding no placeholder, every run reads the same files, so nothing could
+    tell which partition arrived, may go, or was already appended.
     ``@ready_marker`` only says when a sensor's files are complete.
     """
     materialization = fields.get("materialization")
     if _kind(fields) != "load":
         return
-    for key in ("sensor", "retention_days"):
-        if getattr(materialization, key, None) is None:
+    for key in ("sensor", "retention_days", "load_mode"):
+        value = getattr(materialization, key, None)
+        if value is None or value is LoadMode.OVERWRITE:
             continue
+        shown = "load_mode: append" if key == "load_mode" else key
         if not isinstance(fields.get("partitions"), TimePartitions):
             yield Problem(
                 Code.LANDING_UNPARTITIONED,
-                f"@{key} works partition by partition and needs time @partitions "
+                f"@{shown} works partition by partition and needs time @partitions "
                 "(for example `@partitions: daily` with `@start`)",
                 key,
             )
         elif not any(uri.placeholders for uri in getattr(materialization, "uris", ())):
             yield Problem(
                 Code.LANDING_UNPARTITIONED,
-                f"@{key} needs URIs that name each partition's files: put `{{start_date}}` "
+                f"@{shown} needs URIs that name each partition's files: put `{{start_date}}` "
                 "or `{partition_key}` in @uris",
                 key,
             )
@@ -213,7 +227,7 @@ def partitions_finer_than_table(fields: Fields) -> Iterator[Problem]:
     """SA104: time partitions finer than the table's partitioning (they cannot be replaced)."""
     partitions = fields.get("partitions")
     partition_by: PartitionBy | None = fields.get("partition_by")
-    if not isinstance(partitions, TimePartitions) or partition_by is None:
+    if not isinstance(partitions, TimePartitions) or partition_by is None or _appends(fields):
         return
     step = CADENCE_STEP[partitions.cadence]
     if GRANULARITY_ORDER.index(partition_by.granularity) > GRANULARITY_ORDER.index(step):

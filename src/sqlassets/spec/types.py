@@ -80,6 +80,20 @@ class FileFormat(StrEnum):
     ORC = "orc"
 
 
+class LoadMode(StrEnum):
+    """``@load_mode``: what a load run does with the rows already in the table."""
+
+    OVERWRITE = "overwrite"
+    """The run's partitions (or the whole table) are replaced by the files' rows."""
+    APPEND = "append"
+    """Each partition's files are added; a re-run replaces only the rows of that partition's
+    files (tracked in :data:`LOADED_PARTITION`)."""
+
+
+LOADED_PARTITION = "_sqlassets_partition"
+"""The STRING column of an append load that holds the partition key whose files gave the row."""
+
+
 class TableMaterialization(Frozen):
     """``CREATE OR REPLACE TABLE … AS <query>``."""
 
@@ -163,6 +177,8 @@ class LoadMaterialization(Frozen):
     """``@ready_marker``: a file name next to each template's files that marks them complete."""
     retention_days: int | None = Field(default=None, ge=1)
     """``@retention_days``: delete loaded partitions' files this many days after they end."""
+    load_mode: LoadMode = LoadMode.OVERWRITE
+    """``@load_mode``: replace the run's partitions, or append each partition's files once."""
 
 
 Materialization = Annotated[

@@ -8,7 +8,8 @@ never as formatted text.
 - :mod:`.ddl`: ``table`` and ``view`` (``CREATE OR REPLACE``), ``ALTER``/``DROP``;
 - :mod:`.merge`: ``merge`` (one ``MERGE``, the window or ``@merge_filter`` in
   its ``ON``) and ``insert_overwrite`` (one atomic job per window);
-- :mod:`.load`: ``load`` (a load job per partition, ``LOAD DATA``, or staged);
+- :mod:`.load`: ``load`` (a load job per partition, ``LOAD DATA``, or staged;
+  ``@load_mode: append`` tags each partition's rows to replace them on a re-run);
 - :mod:`.checks`: every ``@check`` of a model as one single-row query.
 """
 
@@ -35,7 +36,16 @@ from .body import parse_body, rewrite_references
 from .checks import ChecksQuery, checks_query
 from .common import SOURCE_ALIAS, self_columns, self_reads, window_condition, without_self_reads
 from .ddl import add_columns, drop_table, replace_jobs
-from .load import load_jobs, load_uris, staged_overwrite, temp_table_name
+from .load import (
+    appends,
+    load_jobs,
+    load_uris,
+    partition_windows,
+    staged_append,
+    staged_overwrite,
+    staging_table,
+    temp_table_name,
+)
 from .merge import incremental_jobs
 
 _QueryPlanner = Callable[
@@ -103,15 +113,19 @@ __all__ = [
     "TARGET_ALIAS",
     "ChecksQuery",
     "add_columns",
+    "appends",
     "checks_query",
     "drop_table",
     "load_uris",
     "parse_body",
+    "partition_windows",
     "plan_jobs",
     "rewrite_references",
     "self_columns",
     "self_reads",
+    "staged_append",
     "staged_overwrite",
+    "staging_table",
     "temp_table_name",
     "window_condition",
     "without_self_reads",

@@ -115,7 +115,10 @@ def without_self_reads(
     its own table sees before the table exists, so the table can be created
     from the query's schema. A column without a type stays out of the relation
     and its reads (``alias.column``) become a bare ``NULL``, which takes any
-    type (in a relation BigQuery would make it an INT64).
+    type (in a relation BigQuery would make it an INT64). BigQuery refuses a
+    literal ``NULL`` compared (``Operands of < cannot be literal NULL``), so
+    such a comparison becomes ``CAST(NULL AS BOOL)``: the tree is only ever
+    used for its schema, and an empty relation's column is NULL in every row.
     """
     tree = tree.copy()
     untyped = {name.lower() for name, kind in columns if kind is None}
@@ -123,7 +126,7 @@ def without_self_reads(
     aliases = {table.alias_or_name for table in reads}
     for column in list(tree.find_all(exp.Column)):
         if column.table in aliases and column.name.lower() in untyped:
-            column.replace(exp.null())
+            _replace_untyped(column)
     for table in reads:
         projection = [
             exp.alias_(exp.Cast(this=exp.null(), to=kind.copy()), name)
@@ -136,6 +139,26 @@ def without_self_reads(
         )
         table.replace(subquery(empty_relation, table.alias_or_name))
     return tree
+
+
+_NULL_REFUSED = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.Between, exp.Like, exp.In)
+"""Predicates BigQuery refuses with a literal ``NULL`` operand."""
+
+
+def _replace_untyped(column: exp.Column) -> None:
+    """``column`` as ``NULL``, or its comparison as ``CAST(NULL AS BOOL)``."""
+    node: exp.Expression = column
+    while isinstance(node.parent, exp.Paren):
+        node = node.parent
+    if isinstance(node.parent, _NULL_REFUSED) and node.arg_key in {
+        "this",
+        "expression",
+        "low",
+        "high",
+    }:
+        node.parent.replace(exp.cast(exp.null(), exp.DataType.Type.BOOLEAN))
+    else:
+        column.replace(exp.null())
 
 
 def window_condition(partition_by: PartitionBy, qualifier: str) -> exp.Condition:

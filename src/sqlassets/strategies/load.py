@@ -3,12 +3,17 @@
 On BigQuery a window of one partition is a load job into ``t$partition``, a
 whole table one ``LOAD DATA OVERWRITE … PARTITION BY … CLUSTER BY``, and a
 window of several partitions is staged, then replaced in a transaction.
+
+``@load_mode: append`` adds each partition's files to the table instead, and
+tags their rows with the partition's key (:data:`~sqlassets.spec.LOADED_PARTITION`):
+a run first deletes the rows its partitions' files gave before, so a re-run
+replaces them instead of adding them twice.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlglot import expressions as exp
@@ -16,16 +21,19 @@ from sqlglot import expressions as exp
 from sqlassets.job import Job, PartitionLoad, inline_parameters
 from sqlassets.parameters import PARTITION_KEY, START_DATE
 from sqlassets.spec import (
+    LOADED_PARTITION,
+    TARGET_ALIAS,
     FileFormat,
     Granularity,
     LoadMaterialization,
+    LoadMode,
     ModelSpec,
     PartitionBy,
     TimePartitions,
 )
 from sqlassets.window import KEY_FORMATS, Window, step
 
-from .common import create, properties
+from .common import SOURCE_ALIAS, create, properties, subquery
 from .merge import guarded_source, overwrite
 
 
@@ -231,6 +239,8 @@ def load_jobs(
     """
     assert isinstance(spec.materialization, LoadMaterialization)
     fmt = spec.materialization.format
+    if appends(spec) and window.is_time:
+        return _append_jobs(spec, target, window, full_refresh, staged=load_layout)
     uris = load_uris(spec, window)
     if spec.partition_by is None and not spec.cluster_by:
         return [Job("load", (_load_data(target, fmt, uris, temp=False),), uris=uris)]
@@ -268,3 +278,148 @@ def load_jobs(
     else:
         statements += _replace_window(spec, target, temp, window, None)
     return [Job("load", tuple(statements), uris=uris)]
+
+
+def appends(spec: ModelSpec) -> bool:
+    """Whether ``spec`` is a load with ``@load_mode: append``."""
+    materialization = spec.materialization
+    return (
+        isinstance(materialization, LoadMaterialization)
+        and materialization.load_mode is LoadMode.APPEND
+    )
+
+
+def partition_windows(spec: ModelSpec, window: Window) -> list[Window]:
+    """Each partition of the time ``window`` as a window of its own, in order."""
+    partitions = spec.time_partitions
+    assert partitions is not None and window.start is not None and window.end is not None
+    pieces: list[Window] = []
+    moment = window.start
+    while moment < window.end:
+        following = step(partitions.cadence, moment)
+        key = moment.strftime(KEY_FORMATS[partitions.cadence])
+        pieces.append(Window(start=moment, end=following, keys=(key,)))
+        moment = following
+    return pieces
+
+
+def _append_jobs(
+    spec: ModelSpec, target: exp.Table, window: Window, full_refresh: bool, *, staged: bool
+) -> list[Job]:
+    """An append: each partition's files loaded apart, then one write of them all.
+
+    Apart, so each row can carry the key of the partition whose files gave it
+    (a load cannot add a column). ``staged`` (BigQuery): one free load job per
+    partition into a real staging table, then the write as one job that the
+    runner rebuilds with the staged column names. Otherwise (DuckDB) temp
+    tables and the write in one job, one transaction.
+    """
+    assert isinstance(spec.materialization, LoadMaterialization)
+    fmt = spec.materialization.format
+    parts = partition_windows(spec, window)
+    if staged:
+        stages = []
+        for part in parts:
+            staging = staging_table(spec, target, part)
+            uris = load_uris(spec, part)
+            load = _load_data(staging, fmt, uris, temp=False)
+            stages.append(Job("stage", (load,), uris=uris, staging=staging))
+        return [*stages, staged_append(spec, target, window, None, full_refresh)]
+    loads: list[exp.Expression] = []
+    sources: list[tuple[str, exp.Table, Sequence[str] | None]] = []
+    for part in parts:
+        temp = temp_table_name(spec, part)
+        loads.append(_load_data(temp, fmt, load_uris(spec, part), temp=True))
+        sources.append((part.keys[0], temp, None))
+    statements = loads + _append_statements(spec, target, sources, full_refresh)
+    return [Job("load", tuple(statements), uris=load_uris(spec, window))]
+
+
+def staged_append(
+    spec: ModelSpec,
+    target: exp.Table,
+    window: Window,
+    columns: Mapping[str, Sequence[str]] | None,
+    full_refresh: bool = False,
+) -> Job:
+    """The write of an append from its staging tables (one per partition of ``window``).
+
+    ``columns`` are each staging table's, by table name (the runner reads them
+    after the files are loaded): the insert names its columns, never relying
+    on their positions, and a column one partition's files lack is NULL.
+    """
+    sources: list[tuple[str, exp.Table, Sequence[str] | None]] = []
+    for part in partition_windows(spec, window):
+        staging = staging_table(spec, target, part)
+        known = None if columns is None else columns.get(staging.name)
+        sources.append((part.keys[0], staging, known))
+    statements = _append_statements(spec, target, sources, full_refresh)
+    action = "rebuild" if full_refresh else "append"
+    return Job(action, tuple(statements), staging=sources[0][1])
+
+
+def _append_statements(
+    spec: ModelSpec,
+    target: exp.Table,
+    sources: Sequence[tuple[str, exp.Table, Sequence[str] | None]],
+    full_refresh: bool,
+) -> list[exp.Expression]:
+    """Replace the rows the partitions' files gave, by their key, with the files' rows now.
+
+    ``CREATE TABLE IF NOT EXISTS``; ``BEGIN TRANSACTION; DELETE … WHERE
+    _sqlassets_partition IN (keys); INSERT …; COMMIT TRANSACTION``. A full
+    refresh is one ``CREATE OR REPLACE TABLE … AS`` the rows (the old table
+    stays whole if it fails).
+    """
+    known = all(columns is not None for _, _, columns in sources)
+    names: list[str] = []
+    if known:
+        seen: set[str] = set()
+        for _, _, columns in sources:
+            for name in columns or ():
+                if name.lower() not in seen and name.lower() != LOADED_PARTITION:
+                    seen.add(name.lower())
+                    names.append(name)
+    rows: exp.Select | exp.Union | None = None
+    for key, table, columns in sources:
+        tag = exp.alias_(exp.Literal.string(key), LOADED_PARTITION)
+        projection: list[exp.Expr]
+        if known:
+            has = {name.lower() for name in columns or ()}
+            projection = [
+                exp.column(name) if name.lower() in has else exp.alias_(exp.null(), name)
+                for name in names
+            ]
+        else:
+            projection = [exp.Star()]
+        select = exp.select(*projection, tag).from_(table.copy())
+        # Unknown columns (DuckDB, or `compile` before the files are staged): by name.
+        rows = (
+            select
+            if rows is None
+            else exp.Union(this=rows, expression=select, distinct=False, by_name=not known)
+        )
+    assert rows is not None
+    if full_refresh:
+        return [create(target, rows, spec, replace=True)]
+    empty = exp.select(exp.Star()).from_(subquery(rows.copy(), SOURCE_ALIAS)).where(exp.false())
+    aliased = target.copy()
+    aliased.set("alias", exp.TableAlias(this=exp.to_identifier(TARGET_ALIAS)))
+    keys = [exp.Literal.string(key) for key, _, _ in sources]
+    delete = exp.Delete(
+        this=aliased,
+        where=exp.Where(
+            this=exp.In(this=exp.column(LOADED_PARTITION, table=TARGET_ALIAS), expressions=keys)
+        ),
+    )
+    into: exp.Expression = target.copy()
+    if known:
+        listed = [*names, LOADED_PARTITION]
+        into = exp.Schema(this=target.copy(), expressions=[exp.to_identifier(n) for n in listed])
+    return [
+        create(target, empty, spec, if_not_exists=True),
+        exp.Transaction(),
+        delete,
+        exp.Insert(this=into, expression=rows),
+        exp.Commit(),
+    ]

@@ -267,12 +267,14 @@ Found by ``sqlassets.spec.build.parse_directives`` (through
 
 LANDING_UNPARTITIONED = load_rule(
     Code.LANDING_UNPARTITIONED,
-    """``@sensor`` or ``@retention_days`` on a load whose files are not chosen by partition.
+    """``@sensor``, ``@retention_days`` or an append on a load whose files are not by partition.
 
 The file sensor requests a partition's run once that partition's files
-exist; the clean-up deletes the files of partitions older than N days. Both
-need time partitions and URIs with ``{start_date}`` or ``{partition_key}``:
-otherwise every run reads the same files.
+exist; the clean-up deletes the files of partitions older than N days; an
+append adds each partition's files once (a re-run replaces the rows of that
+partition's files only). All need time partitions and URIs with
+``{start_date}`` or ``{partition_key}``: otherwise every run reads the same
+files, and an append would add them again each run.
 
 Anti-pattern::
 

@@ -1,12 +1,14 @@
-"""A sensed or cleaned-up load whose URIs name the same files for two partitions.
+"""A sensed, cleaned-up or appending load whose URIs name the same files for two partitions.
 
-``@sensor: files`` decides that a partition has arrived, and ``@retention_days``
-which files may go, from the URIs rendered for each partition. If two
-partitions render the same URI (``{start_date:%Y}`` on daily partitions, or
-``{start_date:%d}``, which repeats every month) the sensor sees one partition's
-files as another's, and the clean-up keeps such files (it never deletes a file
-a kept partition reads), so they are never cleaned up. Checked on the first
-400 partitions and on the same partition one and two years on.
+``@sensor: files`` decides that a partition has arrived, ``@retention_days``
+which files may go, and ``@load_mode: append`` which rows a partition owns,
+from the URIs rendered for each partition. If two partitions render the same
+URI (``{start_date:%Y}`` on daily partitions, or ``{start_date:%d}``, which
+repeats every month) the sensor sees one partition's files as another's, the
+clean-up keeps such files (it never deletes a file a kept partition reads),
+so they are never cleaned up, and an append loads the same files once for
+each partition: their rows twice. Checked on the first 400 partitions and on
+the same partition one and two years on.
 
 Anti-pattern::
 
@@ -24,7 +26,7 @@ from sqlassets.codes import Code
 from sqlassets.errors import Diagnostic, WindowError
 from sqlassets.lint.rule import Rule
 from sqlassets.project import Project
-from sqlassets.spec import LoadMaterialization, ModelSpec, TimePartitions
+from sqlassets.spec import LoadMaterialization, LoadMode, ModelSpec, TimePartitions
 from sqlassets.window import KEY_FORMATS, step
 
 SAMPLED = 400
@@ -63,22 +65,23 @@ def _shared(spec: ModelSpec, partitions: TimePartitions) -> tuple[str, str, str]
 
 
 def check(project: Project) -> Iterator[Diagnostic]:
-    """Load models with a sensor or retention whose partitions render a common URI."""
+    """Load models with a sensor, retention or append whose partitions render a common URI."""
     for model in project.models.values():
         spec, load = model.spec, model.spec.materialization
         partitions = spec.time_partitions
         if not isinstance(load, LoadMaterialization) or partitions is None:
             continue
-        if load.sensor is None and load.retention_days is None:
+        appends = load.load_mode is LoadMode.APPEND
+        if load.sensor is None and load.retention_days is None and not appends:
             continue
         shared = _shared(spec, partitions)
         if shared is not None:
             first, second, uri = shared
             yield Diagnostic(
                 Code.LANDING_URIS_SHARED,
-                f"partitions {first} and {second} both read `{uri}`: the file sensor and the "
-                "clean-up tell partitions apart by their files; make each partition's URIs "
-                "unique (for example `{start_date}`)",
+                f"partitions {first} and {second} both read `{uri}`: the file sensor, the "
+                "clean-up and an append tell partitions apart by their files; make each "
+                "partition's URIs unique (for example `{start_date}`)",
                 spec.location_of("uris"),
             )
 
