@@ -26,6 +26,12 @@ FILES = {
         "FROM raw.orders WHERE created_at >= @start_ts AND created_at < @end_ts\n"
         "  AND region = @regoin\n"
     ),
+    "sql/marts/chained.sql": (
+        "-- @materialized: insert_overwrite\n-- @partition_by: d\n-- @partitions: daily\n"
+        "-- @start: 2024-01-01\n"
+        "WITH x AS (SELECT CAST(ts AS TIMESTAMP) AS d FROM raw.t\n"
+        "  WHERE ts >= @start_ts AND ts < @end_ts)\nSELECT y.d FROM x AS y\n"
+    ),
     "sql/marts/flat.sql": (
         "-- @materialized: table\nSELECT 1 AS x FROM raw.t WHERE d = @start_date\n"
     ),
@@ -49,6 +55,7 @@ def test_rules_locate_findings_without_parsing_or_tokenizing_again(
     assert ("SA305", "sql/marts/daily.sql:7:16") in found  # @regoin, from the load's tokens
     assert ("SA302", "sql/marts/flat.sql:2:36") in found
     assert ("SA306", "sql/marts/daily.sql:2:4") in found  # a TIMESTAMP partitioned bare
+    assert ("SA306", "sql/marts/chained.sql:2:4") in found  # typed through its CTE
 
 
 def _misses(count: int, size: int) -> list[project_module._Miss]:

@@ -70,7 +70,7 @@ class SqlAnalysis:
     star_location: Location | None = None
     """Where the final SELECT's first star is, when it has one."""
     typed_column: tuple[str, str] | None = None
-    """``(column, BigQuery type)`` of the output column asked for, when the projection shows it."""
+    """``(column, BigQuery type)`` of the output column asked for, when the file shows it."""
 
     @property
     def dependencies(self) -> tuple[str, ...]:
@@ -98,8 +98,8 @@ def analyze_sql(
     locations point into the file. Raises :class:`SqlSyntaxError` if it does
     not parse. ``lineage`` also traces each output column to its source columns
     and hashes the tokens (what Dagster needs, and lint does not).
-    ``typed_column`` (the partition column) gets its type when the projection
-    shows it (SA306), from the same parse.
+    ``typed_column`` (the partition column) gets its type when the file shows it
+    (through its CTEs and subqueries: SA306), from the same parse.
     """
     dialect = sqlglot.Dialect.get_or_raise(DIALECT)
     token_hash: str | None = None
@@ -214,7 +214,11 @@ def _analyze(
     if query is not None:
         projection = _leftmost_select(query)
         if typed_column is not None:
-            typed = _projection_type(projection, typed_column)
+            # Imported here: only files with a partition column pay for the type annotator.
+            from sqlassets.column_types import query_column_type
+
+            kind = query_column_type(query, typed_column)
+            typed = (typed_column, kind) if kind is not None else None
         # `*`, `t.*`, `a.b.* REPLACE (…)` and `(expr).*` (a Dot over a Star).
         star = next((item for item in projection.expressions if item.is_star), None)
         if star is None:
@@ -240,22 +244,6 @@ def _analyze(
         star_location=star_location,
         typed_column=typed,
     )
-
-
-def _projection_type(projection: exp.Query, column: str) -> tuple[str, str] | None:
-    """``(column, BigQuery type)`` when the projection alone shows ``column``'s type."""
-    for item in projection.expressions:
-        if item.alias_or_name.lower() != column.lower():
-            continue
-        # Imported here: only files with a partition column pay for the type annotator.
-        from sqlglot.optimizer.annotate_types import annotate_types
-
-        value = item.this if isinstance(item, exp.Alias) else item
-        kind = annotate_types(value.copy(), dialect=DIALECT).type
-        if kind is None or kind.this in (exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
-            return None
-        return column, str(kind.sql(DIALECT))
-    return None
 
 
 def _table_ref(table: exp.Table, aliases: dict[int, set[str]]) -> TableRef | None:
