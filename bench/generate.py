@@ -676,14 +676,260 @@ def generate_layered_project(
     return written
 
 
+# ---------------------------------------------------------------- large queries
+
+LARGE_MIN_LINES = 200
+LARGE_MAX_LINES = 400
+
+_TEMP_FUNCTIONS = (
+    "CREATE TEMP FUNCTION clean_text(value STRING) AS (NULLIF(LOWER(TRIM(value)), ''));",
+    "CREATE TEMP FUNCTION param_value(params ANY TYPE, wanted STRING) AS (\n"
+    "  (SELECT AS STRUCT p.value.string_value AS text, p.value.int_value AS number\n"
+    "   FROM UNNEST(params) AS p WHERE p.key = wanted LIMIT 1)\n"
+    ");",
+    "CREATE TEMP FUNCTION bucket(amount FLOAT64) RETURNS STRING AS (\n"
+    "  CASE WHEN amount >= 1000 THEN 'xl' WHEN amount >= 100 THEN 'l'\n"
+    "       WHEN amount >= 10 THEN 'm' ELSE 's' END\n"
+    ");",
+)
+
+
+def _large_event_cte(name: str, source: str, window: str | None, rng: random.Random) -> list[str]:
+    """Events of a GA-like export: UNNEST of a struct array, struct fields, temp functions."""
+    param = rng.choice(("page_location", "campaign", "source", "medium", "term"))
+    lines = [
+        f"{name} AS (",
+        "  SELECT",
+        "    e.user_pseudo_id AS customer_id,",
+        "    CONCAT(e.user_pseudo_id, '-', CAST(e.event_timestamp AS STRING)) AS record_id,",
+        "    DATE(TIMESTAMP_MICROS(e.event_timestamp)) AS event_date,",
+        "    TIMESTAMP_MICROS(e.event_timestamp) AS event_ts,",
+        "    clean_text(e.geo.country) AS country,",
+        "    e.device.category AS device_category,",
+        "    e.traffic_source.source AS traffic_source,",
+        f"    param_value(e.event_params, '{param}').text AS {param},",
+        "    param_value(e.event_params, 'ga_session_id').number AS session_id,",
+        "    STRUCT(e.geo.city AS city, e.geo.region AS region) AS place,",
+        "    ARRAY(SELECT AS STRUCT i.item_id, i.price, i.quantity",
+        "          FROM UNNEST(e.items) AS i WHERE i.price IS NOT NULL) AS items,",
+        "    (SELECT SUM(i.price * i.quantity) FROM UNNEST(e.items) AS i) AS amount,",
+        "    (SELECT COUNT(*) FROM UNNEST(e.items)) AS quantity",
+        f"  FROM {source} AS e",
+    ]
+    conditions = [f"e.event_name IN ('purchase', 'add_to_cart', '{param}_view')"]
+    if window:
+        conditions.insert(0, window.replace("{}", "DATE(TIMESTAMP_MICROS(e.event_timestamp))"))
+    lines.append(f"  WHERE {conditions[0]}")
+    lines += [f"    AND {condition}" for condition in conditions[1:]]
+    lines.append("),")
+    return lines
+
+
+def _large_item_cte(name: str, previous: str, rng: random.Random) -> list[str]:
+    """One row per item: UNNEST of an array of structs, window functions over them."""
+    order = rng.choice(("event_ts", "amount", "record_id"))
+    return [
+        f"{name} AS (",
+        "  SELECT",
+        "    p.customer_id,",
+        "    p.record_id,",
+        "    p.event_date,",
+        "    p.event_ts,",
+        "    item.item_id,",
+        "    item.price * item.quantity AS line_amount,",
+        f"    ROW_NUMBER() OVER (PARTITION BY p.customer_id ORDER BY p.{order} DESC) AS position,",
+        "    SUM(item.price * item.quantity) OVER (",
+        "      PARTITION BY p.customer_id ORDER BY p.event_ts",
+        "      ROWS BETWEEN 6 PRECEDING AND CURRENT ROW",
+        "    ) AS rolling_amount,",
+        "    LAG(p.event_ts) OVER (PARTITION BY p.customer_id ORDER BY p.event_ts) AS previous_ts,",
+        "    FIRST_VALUE(item.item_id) OVER (",
+        "      PARTITION BY p.customer_id ORDER BY item.price DESC",
+        "      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING",
+        "    ) AS top_item",
+        f"  FROM {previous} AS p",
+        "  CROSS JOIN UNNEST(p.items) AS item WITH OFFSET AS item_offset",
+        "  WHERE item_offset < 50",
+        "),",
+    ]
+
+
+def _large_rollup_cte(name: str, previous: str, rng: random.Random) -> list[str]:
+    """Per customer and day: aggregates into structs and arrays."""
+    limit = rng.choice((3, 5, 10))
+    return [
+        f"{name} AS (",
+        "  SELECT",
+        "    customer_id,",
+        "    event_date,",
+        "    MIN(record_id) AS record_id,",
+        "    MAX(event_ts) AS event_ts,",
+        "    COUNT(DISTINCT item_id) AS distinct_items,",
+        "    SUM(line_amount) AS amount,",
+        "    COUNT(*) AS quantity,",
+        "    bucket(SUM(line_amount)) AS amount_bucket,",
+        "    STRUCT(",
+        "      MIN(line_amount) AS low,",
+        "      MAX(line_amount) AS high,",
+        "      APPROX_QUANTILES(line_amount, 4)[OFFSET(2)] AS median",
+        "    ) AS amount_range,",
+        f"    ARRAY_AGG(STRUCT(item_id, line_amount) ORDER BY line_amount DESC LIMIT {limit})"
+        " AS top_lines,",
+        "    COUNTIF(rolling_amount > 100) AS heavy_lines,",
+        "    LOGICAL_OR(position = 1) AS has_first,",
+        "    TIMESTAMP_DIFF(MAX(event_ts), MIN(previous_ts), MINUTE) AS active_minutes",
+        f"  FROM {previous}",
+        "  GROUP BY customer_id, event_date",
+        "),",
+    ]
+
+
+def _large_join_cte(name: str, previous: str, upstream: str, window: str | None) -> list[str]:
+    """The rollup joined to an upstream model, deduplicated with QUALIFY."""
+    lines = [
+        f"{name} AS (",
+        "  SELECT",
+        "    r.customer_id,",
+        "    r.event_date,",
+        "    r.record_id,",
+        "    r.event_ts,",
+        "    r.amount + COALESCE(u.amount, 0) AS amount,",
+        "    r.quantity + COALESCE(u.quantity, 0) AS quantity,",
+        "    r.amount_range,",
+        "    r.top_lines,",
+        "    CASE",
+        "      WHEN u.customer_id IS NULL THEN 'new'",
+        "      WHEN r.amount > u.amount THEN 'growing'",
+        "      WHEN r.amount = u.amount THEN 'flat'",
+        "      ELSE 'shrinking'",
+        "    END AS trend,",
+        "    DENSE_RANK() OVER (PARTITION BY r.event_date ORDER BY r.amount DESC) AS day_rank",
+        f"  FROM {previous} AS r",
+        f"  LEFT JOIN {upstream} AS u",
+        "    ON u.customer_id = r.customer_id",
+        "    AND u.event_date = DATE_SUB(r.event_date, INTERVAL 1 DAY)",
+    ]
+    if window:
+        lines.append(
+            "    AND "
+            + window.replace("{}", "u.event_date").replace(
+                "@start_date", "DATE_SUB(@start_date, INTERVAL 1 DAY)"
+            )
+        )
+    lines += [
+        "  QUALIFY ROW_NUMBER() OVER (PARTITION BY r.customer_id, r.event_date"
+        " ORDER BY r.event_ts DESC) = 1",
+        "),",
+    ]
+    return lines
+
+
+def _large_model(
+    index: int, models: list[ModelRef], rng: random.Random, target: int
+) -> tuple[ModelRef, str]:
+    """One model of ``target`` lines or a little more (see :func:`generate_large_project`)."""
+    ref = ModelRef(f"large_{rng.choice(DOMAINS)}", f"q_{rng.choice(ENTITIES)}_{index:05d}")
+    materialized = rng.choice(("table", "merge", "insert_overwrite", "insert_overwrite"))
+    header = [
+        f"-- Large query {index}: GA-like events of the {ref.dataset[6:]} team, rolled up.",
+        f"-- @materialized: {materialized}",
+    ]
+    window = None
+    if materialized == "merge":
+        header.append("-- @unique_key: record_id")
+    if materialized == "insert_overwrite":
+        header += ["-- @partition_by: event_date", "-- @partitions: daily", "-- @start: 2024-01-01"]
+        window = "{} >= @start_date AND {} < @end_date"
+    header += [
+        "-- @cluster_by: customer_id",
+        f"-- @owners: team:{ref.dataset[6:]}",
+        "-- @check: not_null(record_id, event_date)",
+    ]
+    preamble = list(_TEMP_FUNCTIONS)
+    body = ["WITH"]
+    stages = 0
+    final_source = ""
+    used = len(header) + sum(text.count("\n") + 1 for text in preamble) + 1
+    stage_lines = 0
+    final_lines = 13
+    while stages == 0 or (
+        used + len(body) + final_lines < target
+        and used + len(body) + stage_lines + final_lines <= LARGE_MAX_LINES
+    ):
+        before = len(body)
+        events = f"events_{stages}"
+        source = f"raw.events_{rng.choice(('web', 'app', 'shop'))}"
+        body += _large_event_cte(events, source, window, rng)
+        body += _large_item_cte(f"items_{stages}", events, rng)
+        body += _large_rollup_cte(f"rollup_{stages}", f"items_{stages}", rng)
+        upstream = rng.choice(models).name if models else f"rollup_{stages}"
+        final_source = f"joined_{stages}"
+        body += _large_join_cte(final_source, f"rollup_{stages}", upstream, window)
+        stage_lines = max(stage_lines, len(body) - before)
+        stages += 1
+    body[-1] = body[-1].rstrip(",")
+    columns = [
+        "customer_id",
+        "event_date",
+        "record_id",
+        "event_ts",
+        "amount",
+        "quantity",
+        "trend",
+        "day_rank",
+        "amount_range.median AS median_line",
+        "ARRAY_LENGTH(top_lines) AS top_count",
+    ]
+    if rng.random() < 0.25:
+        final = ["SELECT", "  * EXCEPT (top_lines),", "  ARRAY_LENGTH(top_lines) AS top_count"]
+    else:
+        final = ["SELECT", *(f"  {column}," for column in columns[:-1]), f"  {columns[-1]}"]
+    final += [f"FROM {final_source}", "WHERE day_rank <= 1000"]
+    text = "\n".join([*header, *preamble, *body, *final]) + "\n"
+    return ref, text
+
+
+def generate_large_project(dest: Path, n_models: int, seed: int = 0) -> list[Path]:
+    """Write ``n_models`` queries of 200-400 lines, as real production files are.
+
+    Each starts with temp functions (one taking ``ANY TYPE``) and chains
+    stages of four CTEs: GA-like events with ``UNNEST`` of struct arrays and
+    ``ARRAY(SELECT AS STRUCT …)``, one row per item with window functions,
+    a rollup into structs and ``ARRAY_AGG(STRUCT … ORDER BY … LIMIT n)``, and
+    a join to an earlier model with ``QUALIFY``. About a quarter end in
+    ``SELECT * EXCEPT (…)`` (a lint warning, as in real code). Deterministic
+    for a given ``seed``.
+    """
+    rng = random.Random(seed)
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "pyproject.toml").write_text(
+        '[project]\nname = "large-queries"\nversion = "0.0.0"\n\n'
+        '[tool.sqlassets]\nsql_dir = "sql"\n'
+    )
+    models: list[ModelRef] = []
+    written: list[Path] = []
+    for index in range(n_models):
+        ref, text = _large_model(index, models, rng, rng.randint(LARGE_MIN_LINES, LARGE_MAX_LINES))
+        path = dest / "sql" / ref.dataset / f"{ref.table}.sql"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        written.append(path)
+        models.append(ref)
+    return written
+
+
 def main() -> None:
     """Command line: ``python bench/generate.py DEST --models N [--seed S]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dest", type=Path, help="project folder to create")
     parser.add_argument("--models", type=int, default=1000, help="number of models")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument(
+        "--large", action="store_true", help="queries of 200-400 lines (generate_large_project)"
+    )
     args = parser.parse_args()
-    files = generate_project(args.dest, args.models, args.seed)
+    generate = generate_large_project if args.large else generate_project
+    files = generate(args.dest, args.models, args.seed)
     print(f"wrote {len(files)} models to {args.dest / 'sql'}")
 
 

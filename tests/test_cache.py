@@ -491,8 +491,9 @@ def test_the_code_version_follows_the_sources(tmp_path: Path) -> None:
 
 @pytest.fixture
 def small_pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(project_module, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(project_module, "PARALLEL_FROM_BYTES", 2)
     monkeypatch.setattr(project_module.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(project_module.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     yield
 
 

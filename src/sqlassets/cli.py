@@ -318,7 +318,7 @@ def main() -> None:
     "-j",
     type=click.IntRange(min=1),
     default=None,
-    help="Processes that parse files (default: one per core for 500+ files).",
+    help="Processes that parse files (default: one per idle core from 1.5 MB of SQL).",
 )
 @_project_dir_option
 def lint(
@@ -591,12 +591,13 @@ def compile_command(
 
     MODEL is a name or any selector (see --select of `run`): several models
     print one after another, in run order; the window applies to the
-    partitioned ones. Nothing runs; DuckDB's file is opened only for a model
-    that needs a query's columns (``SELECT *``), or up front with
-    --wait-for-lock.
+    partitioned ones. Nothing runs. The columns of a ``SELECT *`` merge or
+    insert_overwrite come from the models it reads; the engine is asked
+    (DuckDB's file opened) only when a source's columns are unknown, or up
+    front with --wait-for-lock.
     """
     from sqlassets.engines import open_engine
-    from sqlassets.errors import EngineError, WindowError
+    from sqlassets.errors import EngineError, StrategyError, WindowError
     from sqlassets.runner import located, model_jobs, render_jobs, resolve_window
 
     _check_window_options(partition, start, end)
@@ -618,13 +619,18 @@ def compile_command(
                 window = resolve_window(model, None, None, None)
             else:
                 window = resolve_window(model, partition, start, end)
-            rendered = render_jobs(engine, model_jobs(project, model, engine, window))
+            jobs = model_jobs(project, model, engine, window, offline=True)
+            rendered = render_jobs(engine, jobs)
         except WindowError as error:
             engine.close()
             _usage(_named(name, error.message))
         except EngineError as error:
             engine.close()
             _usage(located(error, model).message)
+        except StrategyError as error:  # the model cannot be compiled: a finding, located
+            engine.close()
+            click.echo(f"error: {error}", err=True)
+            sys.exit(EXIT_FINDINGS)
         printed.append(
             f"-- {model.name} on target {project.config.target_name(target)} ({engine.name}), "
             f"window {window.label()}\n\n" + rendered

@@ -46,7 +46,7 @@ _BIGQUERY.TRANSFORMS = {**_BIGQUERY.TRANSFORMS, exp.LoadData: _load_data_sql}
 # Statements that write, change or run something. A model body is a pure query:
 # none of these may stand anywhere in its tree (BigQuery runs `WITH d AS
 # (DELETE …) SELECT …`-shaped scripts, and DuckDB runs DML inside a CTE).
-_SIDE_EFFECTS: tuple[type[exp.Expr], ...] = (
+SIDE_EFFECT_NODES: tuple[type[exp.Expr], ...] = (
     exp.DML,
     exp.Create,
     exp.Drop,
@@ -105,7 +105,7 @@ def side_effect(statements: Sequence[exp.Expr]) -> tuple[int, exp.Expr] | None:
         for node in tree.walk():
             if node is tree and statement_kind(tree) == "TempFunction":
                 continue
-            if isinstance(node, _SIDE_EFFECTS):
+            if isinstance(node, SIDE_EFFECT_NODES):
                 return index, node
     return None
 

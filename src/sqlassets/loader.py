@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 import sqlglot
@@ -21,8 +22,8 @@ from sqlglot.tokenizer_core import Token, TokenType
 from sqlassets.codes import Code
 from sqlassets.dialect import (
     DIALECT,
+    SIDE_EFFECT_NODES,
     SIDE_EFFECT_TOKENS,
-    side_effect,
     side_effect_keyword,
     statement_kind,
 )
@@ -64,6 +65,12 @@ class SqlAnalysis:
     """Output column -> source ``(table, column)`` pairs; computed on request."""
     token_hash: str | None = None
     """A hash of the SQL's tokens (comments and spacing ignored); computed on request."""
+    parameter_uses: tuple[tuple[str, Location], ...] = ()
+    """Each parameter's first ``@name`` in the file, in order (findings point at it)."""
+    star_location: Location | None = None
+    """Where the final SELECT's first star is, when it has one."""
+    typed_column: tuple[str, str] | None = None
+    """``(column, BigQuery type)`` of the output column asked for, when the file shows it."""
 
     @property
     def dependencies(self) -> tuple[str, ...]:
@@ -71,12 +78,19 @@ class SqlAnalysis:
         return tuple(sorted({str(read.ref) for read in self.reads}))
 
 
+_WALKED = (*SIDE_EFFECT_NODES, exp.Table, exp.Parameter, exp.UserDefinedFunction)
+"""The nodes :func:`_analyze` looks at."""
+
 # Where a Table node is read: FROM, JOIN, a parenthesized join `(a JOIN b)`, GAP_FILL(TABLE t).
 _READ_PARENTS = (exp.From, exp.Join, exp.Subquery, exp.GapFill)
 
 
 def analyze_sql(
-    sql: str, path: str = "<sql>", first_line: int = 1, lineage: bool = False
+    sql: str,
+    path: str = "<sql>",
+    first_line: int = 1,
+    lineage: bool = False,
+    typed_column: str | None = None,
 ) -> SqlAnalysis:
     """Parse BigQuery ``sql`` and extract tables read, parameters and output columns.
 
@@ -84,6 +98,8 @@ def analyze_sql(
     locations point into the file. Raises :class:`SqlSyntaxError` if it does
     not parse. ``lineage`` also traces each output column to its source columns
     and hashes the tokens (what Dagster needs, and lint does not).
+    ``typed_column`` (the partition column) gets its type when the file shows it
+    (through its CTEs and subqueries: SA306), from the same parse.
     """
     dialect = sqlglot.Dialect.get_or_raise(DIALECT)
     token_hash: str | None = None
@@ -116,11 +132,34 @@ def analyze_sql(
             f"the query is {NESTED_TOO_DEEPLY}", Location(path, first_line, 1)
         ) from None
     try:
-        return _analyze(statements, path, first_line, lineage, token_hash)
+        analysis = _analyze(statements, path, first_line, lineage, token_hash, typed_column)
     except RecursionError:  # pragma: no cover - as above, for the tree walks
         raise SqlSyntaxError(
             f"the query is {NESTED_TOO_DEEPLY}", Location(path, first_line, 1)
         ) from None
+    if not analysis.parameters:
+        return analysis
+    # Located from the tokens already made: the tree does not locate parameters.
+    uses = _parameter_uses(stream, analysis.parameters, path, first_line)
+    return replace(analysis, parameter_uses=uses)
+
+
+def _parameter_uses(
+    stream: list[Token], names: frozenset[str], path: str, first_line: int
+) -> tuple[tuple[str, Location], ...]:
+    """The first ``@name`` of each of ``names`` in ``stream``, in order, with its location."""
+    uses: dict[str, Location] = {}
+    for index, token in enumerate(stream[:-1]):
+        if token.text != "@":
+            continue
+        following = stream[index + 1]
+        if following.text == "@" or following.text not in names or following.text in uses:
+            continue
+        previous = stream[index - 1] if index else None
+        if previous is not None and previous.text == "@" and previous.end + 1 == token.start:
+            continue  # the second @ of @@system_variable
+        uses[following.text] = token_location(token, path, first_line)
+    return tuple(uses.items())
 
 
 def _analyze(
@@ -129,14 +168,24 @@ def _analyze(
     first_line: int,
     lineage: bool,
     token_hash: str | None,
+    typed_column: str | None = None,
 ) -> SqlAnalysis:
     """What :func:`analyze_sql` extracts from the parsed ``statements``."""
     functions: list[str] = []
     tables: list[exp.Table] = []
     parameters: set[str] = set()
-    for tree in statements:
-        for node in tree.find_all(exp.Table, exp.Parameter, exp.UserDefinedFunction):
-            if isinstance(node, exp.Table):
+    found_effect: tuple[int, exp.Expr] | None = None
+    # One walk of each tree for everything: a second one (side_effect) was a tenth of lint.
+    for index, tree in enumerate(statements):
+        preamble = statement_kind(tree) == "TempFunction"
+        for node in tree.walk():
+            if not isinstance(node, _WALKED):
+                continue
+            if isinstance(node, SIDE_EFFECT_NODES):
+                # The root of a `CREATE TEMP FUNCTION` preamble is allowed, nothing inside it.
+                if found_effect is None and not (preamble and node is tree):
+                    found_effect = index, node
+            elif isinstance(node, exp.Table):
                 tables.append(node)
             elif isinstance(node, exp.Parameter):
                 inner = node.this
@@ -160,27 +209,40 @@ def _analyze(
 
     query = next((tree for tree in reversed(statements) if isinstance(tree, exp.Query)), None)
     output_columns: tuple[str, ...] | None = None
-    has_star = False
+    star_location: Location | None = None
+    typed: tuple[str, str] | None = None
     if query is not None:
         projection = _leftmost_select(query)
+        if typed_column is not None:
+            # Imported here: only files with a partition column pay for the type annotator.
+            from sqlassets.column_types import query_column_type
+
+            kind = query_column_type(query, typed_column)
+            typed = (typed_column, kind) if kind is not None else None
         # `*`, `t.*`, `a.b.* REPLACE (…)` and `(expr).*` (a Dot over a Star).
-        has_star = any(item.is_star for item in projection.expressions)
-        if not has_star:
+        star = next((item for item in projection.expressions if item.is_star), None)
+        if star is None:
             output_columns = tuple(projection.named_selects)
+        else:
+            token = star if isinstance(star, exp.Star) else star.find(exp.Star)
+            meta = token.meta if token is not None else {}
+            star_location = Location(path, meta.get("line", 1) + first_line - 1, meta.get("col", 1))
     return SqlAnalysis(
         reads=tuple(reads.values()),
         parameters=frozenset(parameters),
         output_columns=output_columns,
-        has_star=has_star,
+        has_star=star_location is not None,
         statement_kinds=tuple(statement_kind(tree) for tree in statements),
         side_effect=(
             None
-            if (found := side_effect(statements)) is None
-            else (found[0], side_effect_keyword(found[1]))
+            if found_effect is None
+            else (found_effect[0], side_effect_keyword(found_effect[1]))
         ),
         temp_functions=tuple(functions),
         column_sources=column_sources(query) if lineage and query is not None else None,
         token_hash=token_hash,
+        star_location=star_location,
+        typed_column=typed,
     )
 
 
@@ -362,6 +424,14 @@ class Model:
         return self.analysis.reads if self.analysis else ()
 
 
+def first_parameter_uses(
+    model: Model, names: frozenset[str] | set[str]
+) -> Iterator[tuple[str, Location]]:
+    """The first ``@name`` of each of ``names`` in the body, in order, with its location."""
+    uses = model.analysis.parameter_uses if model.analysis else ()
+    return ((name, location) for name, location in uses if name in names)
+
+
 LoadResult = tuple[Model | None, list[Diagnostic]]
 """What loading one file gives: the model (None if it has errors) and every diagnostic."""
 
@@ -413,7 +483,14 @@ def load_model(
     is_load = spec.materialized == "load" if spec is not None else _declares_load(header)
     if not is_load:
         try:
-            analysis = analyze_sql(header.body, path, header.body_line, lineage)
+            partition_by = spec.partition_by if spec is not None else None
+            analysis = analyze_sql(
+                header.body,
+                path,
+                header.body_line,
+                lineage,
+                partition_by.column if partition_by is not None else None,
+            )
         except SqlSyntaxError as error:
             diagnostics.append(error.to_diagnostic())
         else:

@@ -122,16 +122,36 @@ class BrokenFile:
         return "\n".join(str(diagnostic) for diagnostic in self.diagnostics)
 
 
-PARALLEL_FROM = 500
-"""With at least this many files to analyse (cache misses), one process per core does it."""
+PARALLEL_FROM_BYTES = 1_500_000
+"""With at least this much SQL to analyse (cache misses), one process per idle core does it.
+
+About 550 files of 60 lines, or 120 of 300: starting and feeding workers costs
+more than it saves below that.
+"""
 
 
-def _workers(jobs: int | None, files: int) -> int:
+def _workers(jobs: int | None, misses: list[_Miss]) -> int:
     if jobs is not None:
-        return max(1, min(jobs, files))
-    if files < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
+        return max(1, min(jobs, len(misses)))
+    size = sum(len(miss.data) for miss in misses)
+    if size < PARALLEL_FROM_BYTES or "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    return max(1, min(os.cpu_count() or 1, 8))
+    return max(1, min(_idle_cores(), 8, len(misses)))
+
+
+def _idle_cores() -> int:
+    """The cores other processes leave free (CPUs minus the 1-minute load average).
+
+    Workers beyond the idle cores compete with the machine's other work and
+    cost more CPU in all (about 15% more for two on 2 cores: bench/lint_bench.py),
+    so a busy machine lints in one process.
+    """
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # pragma: no cover - no load average on this platform
+        return cores
+    return max(1, min(cores, round(cores - load)))
 
 
 @contextmanager
@@ -238,7 +258,7 @@ def _load_files(
     """Every file's result: from the cache, else analysed here or in worker processes."""
     with _bulk_gc():
         results, misses = _from_cache(files, sql_dir, display_base, lineage, cache)
-        workers = _workers(jobs, len(misses))
+        workers = _workers(jobs, misses)
         if workers <= 1:
             for miss in misses:
                 results[miss.index] = _analyse(miss, sql_dir, display_base, lineage, cache)[0]
@@ -283,7 +303,7 @@ def load_project(
     Never raises for problems in model files: they are returned as diagnostics
     (use :meth:`Project.raise_for_errors`). Raises :class:`ConfigError` when the
     configuration itself is unusable. ``jobs`` is the number of processes that
-    parse files (default: one per core, up to 8, for projects of 500 files or more);
+    parse files (default: one per idle core, up to 8, from 1.5 MB of SQL to parse);
     ``lineage`` traces output columns to source columns (Dagster needs it, lint does not).
     """
     root = Path(project_dir) if project_dir is not None else find_project_dir()

@@ -6,9 +6,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlassets.codes import Code
-from sqlassets.errors import Diagnostic, Location, Severity
-from sqlassets.loader import Model, token_location, tokens
+from sqlassets.errors import Diagnostic, Severity
+from sqlassets.loader import Model, first_parameter_uses
 from sqlassets.project import Project
+
+__all__ = ["Check", "Rule", "first_parameter_uses", "found_at_load", "load_rule", "per_model"]
 
 Check = Callable[[Project], Iterable[Diagnostic]]
 
@@ -57,27 +59,3 @@ def per_model(function: Callable[[Model], Iterable[Diagnostic]]) -> Check:
                 yield from function(model)
 
     return check
-
-
-def parameter_tokens(model: Model) -> Iterator[tuple[str, Location]]:
-    """``(parameter name, location)`` for each ``@name`` in the body, in order."""
-    stream = tokens(model.sql)
-    for index, token in enumerate(stream[:-1]):
-        following = stream[index + 1]
-        previous = stream[index - 1] if index else None
-        if token.text != "@" or following.text == "@":
-            continue
-        if previous is not None and previous.text == "@" and previous.end + 1 == token.start:
-            continue  # the second @ of @@system_variable
-        yield following.text, token_location(token, model.path, model.body_line)
-
-
-def first_parameter_uses(
-    model: Model, names: frozenset[str] | set[str]
-) -> Iterator[tuple[str, Location]]:
-    """The first ``@name`` of each of ``names`` in the body, in order, with its location."""
-    seen: set[str] = set()
-    for name, location in parameter_tokens(model):
-        if name in names and name not in seen:
-            seen.add(name)
-            yield name, location

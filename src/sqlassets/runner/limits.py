@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlassets.engines.bigquery import MAX_PARTITIONS_PER_JOB
 from sqlassets.spec import Cadence, Granularity, LoadMaterialization, ModelSpec
 from sqlassets.strategies.load import next_partition, partition_start
 
@@ -76,6 +75,9 @@ def limit_findings(spec: ModelSpec, now: datetime | None = None) -> list[LimitFi
             )
     materialization = spec.materialization
     if isinstance(materialization, LoadMaterialization):
+        # Imported here: lint checks every model, and only loads need the BigQuery engine.
+        from sqlassets.engines.bigquery import MAX_PARTITIONS_PER_JOB
+
         per_partition = sum(1 for uri in materialization.uris if uri.placeholders)
         fixed = len(materialization.uris) - per_partition
         windows = _windows(partitions.cadence, partitions.start, end)

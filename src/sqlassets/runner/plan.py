@@ -16,9 +16,10 @@ from sqlglot import expressions as exp
 
 from sqlassets.codes import Code
 from sqlassets.engines.base import DryRunResult, Engine
-from sqlassets.errors import EngineError, WindowError
+from sqlassets.errors import EngineError, Location, StrategyError, WindowError
 from sqlassets.job import Job, Naming
-from sqlassets.loader import Model
+from sqlassets.loader import Model, first_parameter_uses
+from sqlassets.parameters import PARAMETERS
 from sqlassets.project import Project
 from sqlassets.spec import (
     LOADED_PARTITION,
@@ -53,6 +54,7 @@ from sqlassets.window import (
     time_window,
 )
 
+from .columns import offline_columns
 from .limits import limit_findings
 from .schema import (
     changed_layout,
@@ -135,14 +137,21 @@ def model_jobs(
     full_refresh: bool = False,
     check_schema: bool = False,
     check_types: bool = False,
+    offline: bool = False,
 ) -> list[Job]:
     """The jobs that materialize ``model`` over ``window`` on ``engine``.
 
     With ``check_schema`` (runs, not ``compile``), an existing incremental
     table is compared first (see :mod:`sqlassets.runner.schema`). With
     ``check_schema`` or ``check_types`` (``plan``), the partition column's type
-    is checked first (SA306), before any job is sent.
+    is checked first (SA306), before any job is sent. With ``offline``
+    (``compile``), the columns of a ``SELECT *`` come from the models it reads
+    (:mod:`sqlassets.runner.columns`); the engine is asked only when they are
+    unknown, and its failure is a :class:`StrategyError` naming the model and
+    the step. A parameter the window does not bind is a located
+    :class:`StrategyError` (SA302/SA305) before anything else.
     """
+    unbound_parameter(model, window)
     # Only the tables this model reads need their physical names.
     names = {model.name} | {read.ref.name for read in model.reads}
     tables = {
@@ -200,15 +209,65 @@ def model_jobs(
         # The query reads the table it fills, which does not exist yet.
         probed = first_run_query(engine, target, query, window, preamble, columns)
     if incremental and not columns:
-        # `SELECT *`: ask the warehouse for the query's columns (a dry run, no data).
-        parameters = list(window.parameters().values())
-        columns = tuple(engine.query_columns(probed, parameters, preamble))
+        columns = _star_columns(project, model, engine, window, probed, preamble, offline)
     planned = plan_jobs(spec, target, window, query, columns, preamble, full_refresh)
     if probed is not query:
         # Created from the query's schema, never reading the missing table.
         create = plan_jobs(spec, target, window, probed, columns, preamble, full_refresh)[0]
         planned = [create if job.action == "create" else job for job in planned]
     return jobs + [job for job in planned if not (exists and job.action == "create")]
+
+
+def unbound_parameter(model: Model, window: Window) -> None:
+    """Raise a located :class:`StrategyError` for a parameter ``window`` does not bind.
+
+    ``sqlassets lint`` reports the same as SA305 (a name sqlassets never binds)
+    or SA302 (a window parameter of a model without that window).
+    """
+    if model.analysis is None:
+        return
+    available = window.parameters()
+    missing = model.analysis.parameters - set(available)
+    if not missing:
+        return
+    name, location = next(iter(first_parameter_uses(model, missing)), (min(missing), None))
+    code = Code.WINDOW_PARAMETER_UNPARTITIONED if name in PARAMETERS else Code.UNKNOWN_PARAMETER
+    bound = ", ".join(f"@{parameter}" for parameter in sorted(available)) or "none"
+    raise StrategyError(
+        f"{model.name} reads query parameter `@{name}`, which this run does not bind "
+        f"(it binds {bound}); nothing was sent",
+        location or Location(model.path, model.body_line, 1),
+        code,
+    )
+
+
+def _star_columns(
+    project: Project,
+    model: Model,
+    engine: Engine,
+    window: Window,
+    query: exp.Expression,
+    preamble: list[exp.Expression],
+    offline: bool,
+) -> tuple[str, ...]:
+    """The columns of a query whose final SELECT has a star (a MERGE and an INSERT name them)."""
+    known = offline_columns(project, model, engine.name) if offline else None
+    if known is not None and known.columns is not None:
+        return known.columns
+    parameters = list(window.parameters().values())
+    try:
+        # A dry run on the warehouse: no data is read.
+        return tuple(engine.query_columns(query, parameters, preamble))
+    except EngineError as error:
+        if known is None:
+            raise
+        raise StrategyError(
+            f"{model.name}: the final SELECT has `*`, and the {model.spec.materialization.kind}"
+            f" names every column; {known.why()}, so {engine.name} was asked for the "
+            f"query's columns (a dry run), which failed: {error.message.rstrip('.')}. Build the "
+            "tables it reads first (`sqlassets run`), or list the columns in the final SELECT",
+            model.analysis.star_location if model.analysis else None,
+        ) from error
 
 
 _GRANULARITY_STEP = {

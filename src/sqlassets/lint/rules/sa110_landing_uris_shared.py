@@ -26,7 +26,6 @@ from sqlassets.codes import Code
 from sqlassets.errors import Diagnostic, WindowError
 from sqlassets.lint.rule import Rule
 from sqlassets.project import Project
-from sqlassets.runner.landing import partition_uris
 from sqlassets.spec import LoadMaterialization, LoadMode, ModelSpec, TimePartitions
 from sqlassets.window import KEY_FORMATS, step
 
@@ -48,6 +47,9 @@ def _sample_starts(partitions: TimePartitions) -> list[datetime]:
 
 
 def _shared(spec: ModelSpec, partitions: TimePartitions) -> tuple[str, str, str] | None:
+    # Imported here: only load models with a sensor or retention need the storage layer.
+    from sqlassets.runner.landing import partition_uris
+
     owner: dict[str, str] = {}
     for start in _sample_starts(partitions):
         key = start.strftime(KEY_FORMATS[partitions.cadence])

@@ -16,9 +16,7 @@ from collections.abc import Iterator
 from sqlassets.codes import Code
 from sqlassets.errors import Diagnostic, Location, Severity
 from sqlassets.lint.rule import Rule, per_model
-from sqlassets.loader import Model, token_location, tokens
-
-_BEFORE_STAR = frozenset({"SELECT", "DISTINCT", "ALL", ",", "."})
+from sqlassets.loader import Model
 
 
 def check_model(model: Model) -> Iterator[Diagnostic]:
@@ -29,22 +27,8 @@ def check_model(model: Model) -> Iterator[Diagnostic]:
     yield Diagnostic(
         Code.SELECT_STAR,
         "`*` in the final SELECT: list the columns so the table's schema is explicit",
-        _star_location(model),
+        model.analysis.star_location or Location(model.path, model.body_line, 1),
     )
-
-
-def _star_location(model: Model) -> Location:
-    depth = 0
-    previous = ""
-    for token in tokens(model.sql):
-        if token.text == "(":
-            depth += 1
-        elif token.text == ")":
-            depth -= 1
-        elif token.text == "*" and depth == 0 and previous.upper() in _BEFORE_STAR:
-            return token_location(token, model.path, model.body_line)
-        previous = token.text
-    return Location(model.path, model.body_line, 1)
 
 
 RULE = Rule(Code.SELECT_STAR, __doc__, per_model(check_model), Severity.WARNING)
