@@ -31,7 +31,7 @@ from .materialize import FULL_REFRESH_TAG, asset_body
 from .observe import freshness_checks, freshness_rules, observation_job, observation_schedule
 from .resources import ChosenTarget, compute, default_resources
 from .schedules import schedules_for
-from .translator import SqlAssetsTranslator, op_name
+from .translator import SqlAssetsTranslator, column_dep, op_name
 
 __all__ = ["FULL_REFRESH_TAG", "build_definitions", "definitions_for"]
 
@@ -278,8 +278,8 @@ def _unwalkable_notes(
 
 
 def _unwalkable_note(partitioned: list[str], blocked: int) -> str:
-    """The note naming the first three models of the bit set ``blocked`` (bits of ``partitioned``)."""
-    first = []
+    """The note naming the first three of ``blocked``, a bit set over ``partitioned``."""
+    first: list[str] = []
     rest = blocked
     while rest and len(first) < 3:  # lowest set bits first: the order of ``partitioned``
         low = rest & -rest
@@ -311,7 +311,7 @@ def _lineage(
             parts = table.split(".")
             key = keys.get(".".join(parts[-2:])) or source_keys.get(table)
             if key is not None:
-                deps.append(dg.TableColumnDep(asset_key=key, column_name=source_column))
+                deps.append(column_dep(key, source_column))
         if deps:
             lineage[column] = deps
     return lineage
