@@ -136,6 +136,8 @@ for model in manifest["models"]:
     key = dg.AssetKey(model["key"])
     metadata = dict(model["metadata"])
     metadata["sqlassets/path"] = dg.MetadataValue.path(model["path"])
+    for name, text in model["markdown"].items():
+        metadata[name] = dg.MetadataValue.md(text)
     if model["columns"]:
         metadata["dagster/column_schema"] = dg.TableSchema(
             columns=[dg.TableColumn(name=column, type="unknown") for column in model["columns"]]
@@ -259,6 +261,11 @@ def manifest(root: Path) -> dict[str, Any]:
         schema = metadata.pop("dagster/column_schema", None)
         lineage = metadata.pop("dagster/column_lineage", None)
         path = metadata.pop("sqlassets/path")
+        markdown = {
+            name: metadata.pop(name).value
+            for name, value in list(metadata.items())
+            if isinstance(value, dg.MarkdownMetadataValue)
+        }
         models.append(
             {
                 "key": list(spec.key.path),
@@ -271,6 +278,7 @@ def manifest(root: Path) -> dict[str, Any]:
                 "kinds": sorted(spec.kinds),
                 "metadata": metadata,
                 "path": path.value,
+                "markdown": markdown,
                 "columns": [column.name for column in schema.columns] if schema else None,
                 "lineage": {
                     column: [[list(dep.asset_key.path), dep.column_name] for dep in deps]
@@ -292,7 +300,10 @@ def manifest(root: Path) -> dict[str, Any]:
     schedules = []
     for schedule in definitions.schedules or ():
         assert isinstance(schedule, dg.ScheduleDefinition)
-        (key,) = schedule.job.selection.resolve(repository.asset_graph)  # type: ignore[union-attr]
+        selection = getattr(schedule.job, "selection", None)
+        if selection is None:
+            continue  # the observation job's: an op job, not a model's
+        (key,) = selection.resolve(repository.asset_graph)
         schedules.append(
             {
                 "name": schedule.name,

@@ -31,7 +31,7 @@ from .materialize import FULL_REFRESH_TAG, asset_body
 from .observe import freshness_checks, freshness_rules, observation_job, observation_schedule
 from .resources import ChosenTarget, compute, default_resources
 from .schedules import schedules_for
-from .translator import SqlAssetsTranslator, op_name
+from .translator import SqlAssetsTranslator, column_dep, op_name
 
 __all__ = ["FULL_REFRESH_TAG", "build_definitions", "definitions_for"]
 
@@ -273,14 +273,22 @@ def _unwalkable_notes(
                 walkable[name] |= walkable.get(parent, 0) | bit[parent]
         blocked = ancestors[name] & ~walkable[name]
         if name in bit and blocked:
-            notes[name] = _unwalkable_note([model for model in partitioned if bit[model] & blocked])
+            notes[name] = _unwalkable_note(partitioned, blocked)
     return notes
 
 
-def _unwalkable_note(blocked: list[str]) -> str:
-    shown = ", ".join(f"`{model}`" for model in blocked[:3])
-    if len(blocked) > 3:
-        shown += f" and {len(blocked) - 3} more"
+def _unwalkable_note(partitioned: list[str], blocked: int) -> str:
+    """The note naming the first three of ``blocked``, a bit set over ``partitioned``."""
+    first: list[str] = []
+    rest = blocked
+    while rest and len(first) < 3:  # lowest set bits first: the order of ``partitioned``
+        low = rest & -rest
+        first.append(partitioned[low.bit_length() - 1])
+        rest ^= low
+    shown = ", ".join(f"`{model}`" for model in first)
+    more = blocked.bit_count() - len(first)
+    if more:
+        shown += f" and {more} more"
     return (
         f"**Backfills**: a Dagster range backfill that selects this asset with {shown} "
         "leaves this asset out and still succeeds: Dagster walks a backfill down through "
@@ -303,7 +311,7 @@ def _lineage(
             parts = table.split(".")
             key = keys.get(".".join(parts[-2:])) or source_keys.get(table)
             if key is not None:
-                deps.append(dg.TableColumnDep(asset_key=key, column_name=source_column))
+                deps.append(column_dep(key, source_column))
         if deps:
             lineage[column] = deps
     return lineage
@@ -335,6 +343,7 @@ def _asset(
         backfill_policy=translator.get_backfill_policy(model),
         # One pool per target table: with a pool limit of 1, runs never write it at once.
         pool=_pool(target, spec) if target.engine.capabilities.table_pools else None,
+        required_resource_keys={target.engine.resource_key},
         can_subset=False,
     )(compute(body, target))
 

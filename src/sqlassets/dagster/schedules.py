@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
+from dagster._core.definitions.schedule_definition import DecoratedScheduleFunction
 
 from sqlassets.project import Project
 
@@ -42,18 +43,27 @@ def schedules_for(
 def _partitioned_schedule(
     name: str, cron: str, job: Any, partitions: dg.PartitionsDefinition
 ) -> dg.ScheduleDefinition:
-    @dg.schedule(name=f"{name}__schedule", cron_schedule=cron, job=job, execution_timezone="UTC")
-    def latest_partition(context: dg.ScheduleEvaluationContext) -> Any:
+    def latest_partition(context: dg.ScheduleEvaluationContext) -> Iterator[Any]:
         now = context.scheduled_execution_time or datetime.now(UTC)
         if isinstance(partitions, dg.TimeWindowPartitionsDefinition):
             keys = partitions.get_partition_keys(current_time=now)
             if not keys:
-                return dg.SkipReason("no complete partition yet")
+                yield dg.SkipReason("no complete partition yet")
+                return
             key = keys[-1]
-            return dg.RunRequest(run_key=f"{name}:{key}", partition_key=key)
-        return [
-            dg.RunRequest(run_key=f"{name}:{key}:{now:%Y%m%d%H%M}", partition_key=key)
-            for key in partitions.get_partition_keys()
-        ]
+            yield dg.RunRequest(run_key=f"{name}:{key}", partition_key=key)
+            return
+        for key in partitions.get_partition_keys():
+            yield dg.RunRequest(run_key=f"{name}:{key}:{now:%Y%m%d%H%M}", partition_key=key)
 
-    return latest_partition
+    # What ``@dg.schedule`` builds, without inspecting the function's signature and
+    # (postponed) annotations for each of thousands of schedules: it takes the context only.
+    return dg.ScheduleDefinition(
+        name=f"{name}__schedule",
+        cron_schedule=cron,
+        job=job,
+        execution_timezone="UTC",
+        execution_fn=DecoratedScheduleFunction(
+            decorated_fn=latest_partition, wrapped_fn=latest_partition, has_context_arg=True
+        ),
+    )
