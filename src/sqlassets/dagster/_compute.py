@@ -1,12 +1,7 @@
-"""Asset and op bodies that take their engine's resource from the context.
+"""Asset bodies with resource parameters Dagster can inject.
 
-A body declares the resource by key (``required_resource_keys``) rather than
-by an annotated parameter: Dagster resolves an annotated parameter's type for
-every asset it builds (signature, type hints, resource-type checks), a third
-of a millisecond per asset that thousands of models pay in every process.
-
-Dagster reads the ``context`` annotation at definition time, so this module
-must not postpone annotations (no ``from __future__ import annotations``).
+Dagster reads these annotations at definition time, so this module must not
+postpone them (no ``from __future__ import annotations``).
 """
 
 from collections.abc import Callable, Iterator
@@ -17,14 +12,24 @@ import dagster as dg
 Body = Callable[[dg.AssetExecutionContext, Any], Iterator[Any]]
 
 
-def resource_compute(body: Body, resource_key: str) -> Callable[..., Iterator[Any]]:
-    """An asset function running ``body`` with the resource under ``resource_key``.
+def bigquery_compute(body: Body) -> Callable[..., Iterator[Any]]:
+    """An asset body that receives the ``bigquery`` resource (a ``BigQueryResource``)."""
+    from dagster_gcp import BigQueryResource  # seconds to import: only for BigQuery targets
 
-    The asset must require ``resource_key`` (``required_resource_keys``).
-    """
+    def materialize(context: dg.AssetExecutionContext, bigquery: BigQueryResource) -> Iterator[Any]:
+        yield from body(context, bigquery)
 
-    def materialize(context: dg.AssetExecutionContext) -> Iterator[Any]:
-        yield from body(context, getattr(context.resources, resource_key))
+    return materialize
+
+
+def duckdb_compute(body: Body) -> Callable[..., Iterator[Any]]:
+    """An asset body that receives the ``duckdb`` resource."""
+    from sqlassets.dagster.resources import DuckDBEngineResource  # it imports this module
+
+    def materialize(
+        context: dg.AssetExecutionContext, duckdb: DuckDBEngineResource
+    ) -> Iterator[Any]:
+        yield from body(context, duckdb)
 
     return materialize
 

@@ -343,7 +343,6 @@ def _asset(
         backfill_policy=translator.get_backfill_policy(model),
         # One pool per target table: with a pool limit of 1, runs never write it at once.
         pool=_pool(target, spec) if target.engine.capabilities.table_pools else None,
-        required_resource_keys={target.engine.resource_key},
         can_subset=False,
     )(compute(body, target))
 

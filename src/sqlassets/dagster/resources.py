@@ -23,7 +23,7 @@ from sqlassets.engines import ENGINES
 from sqlassets.engines.base import Engine
 from sqlassets.engines.duckdb import DuckDBEngine
 
-from ._compute import Body, resource_compute
+from ._compute import Body, bigquery_compute, duckdb_compute
 
 
 class DuckDBEngineResource(dg.ConfigurableResource["DuckDBEngineResource"]):
@@ -101,11 +101,13 @@ class _Binding:
 
     default_resource: Callable[[ChosenTarget], Any]
     open_engine: Callable[[Any, ChosenTarget], contextlib.AbstractContextManager[Engine]]
+    compute: Callable[[Body], Callable[..., Iterator[Any]]]
+    """Wraps an asset body in a function whose parameter Dagster fills with the resource."""
 
 
 _BINDINGS = {
-    "duckdb": _Binding(_duckdb_resource, _duckdb_engine),
-    "bigquery": _Binding(_bigquery_resource, _client_engine),
+    "duckdb": _Binding(_duckdb_resource, _duckdb_engine, duckdb_compute),
+    "bigquery": _Binding(_bigquery_resource, _client_engine, bigquery_compute),
 }
 
 
@@ -121,11 +123,8 @@ def open_engine(resource: Any, target: ChosenTarget) -> contextlib.AbstractConte
 
 
 def compute(body: Body, target: ChosenTarget) -> Callable[..., Iterator[Any]]:
-    """``body`` as an asset function that receives the target's resource.
-
-    Its asset requires the key :attr:`Engine.resource_key` (``required_resource_keys``).
-    """
-    return resource_compute(body, target.engine.resource_key)
+    """``body`` as an asset function that receives the target's resource."""
+    return _BINDINGS[target.engine.resource_key].compute(body)
 
 
 def release_shared_engines() -> None:
