@@ -62,7 +62,7 @@ def _misses(count: int, size: int) -> list[project_module._Miss]:
     return [project_module._Miss(i, Path(f"{i}.sql"), b"x" * size, None) for i in range(count)]
 
 
-@pytest.mark.parametrize(("load", "workers"), [(0.0, 2), (0.4, 2), (1.0, 1), (6.0, 1)])
+@pytest.mark.parametrize(("load", "workers"), [(0.0, 2), (0.95, 2), (1.4, 2), (1.6, 1), (6.0, 1)])
 def test_parallel_parsing_uses_only_idle_cores(
     monkeypatch: pytest.MonkeyPatch, load: float, workers: int
 ) -> None:

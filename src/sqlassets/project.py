@@ -140,18 +140,21 @@ def _workers(jobs: int | None, misses: list[_Miss]) -> int:
 
 
 def _idle_cores() -> int:
-    """The cores other processes leave free (CPUs minus the 1-minute load average).
+    """The cores free for workers: CPUs plus one, minus the 1-minute load average.
 
-    Workers beyond the idle cores compete with the machine's other work and
+    Workers beyond the free cores compete with the machine's other work and
     cost more CPU in all (about 15% more for two on 2 cores: bench/lint_bench.py),
-    so a busy machine lints in one process.
+    so a busy machine lints in one process. The "plus one" is this process's own
+    share: the 1-minute average still counts its recent runs (the previous lint),
+    and on 2 cores with one other busy process two workers still get 4/3 of the
+    machine against one core for a single process.
     """
     cores = os.cpu_count() or 1
     try:
         load = os.getloadavg()[0]
     except OSError:  # pragma: no cover - no load average on this platform
         return cores
-    return max(1, min(cores, round(cores - load)))
+    return max(1, min(cores, round(cores + 1 - load)))
 
 
 @contextmanager
