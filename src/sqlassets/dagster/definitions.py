@@ -31,7 +31,7 @@ from .materialize import FULL_REFRESH_TAG, asset_body
 from .observe import freshness_checks, freshness_rules, observation_job, observation_schedule
 from .resources import ChosenTarget, compute, default_resources
 from .schedules import schedules_for
-from .translator import SqlAssetsTranslator, column_dep, op_name
+from .translator import SqlAssetsTranslator, op_name
 
 __all__ = ["FULL_REFRESH_TAG", "build_definitions", "definitions_for"]
 
@@ -311,7 +311,7 @@ def _lineage(
             parts = table.split(".")
             key = keys.get(".".join(parts[-2:])) or source_keys.get(table)
             if key is not None:
-                deps.append(column_dep(key, source_column))
+                deps.append(dg.TableColumnDep(asset_key=key, column_name=source_column))
         if deps:
             lineage[column] = deps
     return lineage

@@ -48,18 +48,6 @@ def static_partitions_def(partitions: StaticPartitions) -> dg.StaticPartitionsDe
     return dg.StaticPartitionsDefinition(list(partitions.keys))
 
 
-@cache
-def table_column(name: str, kind: str) -> dg.TableColumn:
-    """A column of a table schema; shared, being immutable (models repeat their columns)."""
-    return dg.TableColumn(name=name, type=kind)
-
-
-@cache
-def column_dep(key: dg.AssetKey, column: str) -> dg.TableColumnDep:
-    """A column a column is computed from; shared, being immutable."""
-    return dg.TableColumnDep(asset_key=key, column_name=column)
-
-
 def op_name(key: dg.AssetKey) -> str:
     """The name of the op (and the step-key prefix) of the asset ``key``: ``dataset__table``."""
     return "__".join(key.path).replace("-", "_")
@@ -167,7 +155,7 @@ class SqlAssetsTranslator:
         columns = self.get_column_types(model)
         if columns:
             metadata["dagster/column_schema"] = dg.TableSchema(
-                columns=[table_column(name, kind) for name, kind in columns]
+                columns=[dg.TableColumn(name=name, type=kind) for name, kind in columns]
             )
         metadata["sqlassets/sql"] = dg.MetadataValue.md(f"```sql\n{model.sql.strip()}\n```")
         if lineage:
