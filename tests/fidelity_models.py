@@ -1,4 +1,4 @@
-"""Model files the issue-10 tests share (tests/test_bigquery_fidelity*.py)."""
+"""Model files tests share (issue 10: tests/test_bigquery_fidelity*.py, the load tests)."""
 
 BIGQUERY_PYPROJECT = """\
 [tool.sqlassets]
@@ -48,4 +48,22 @@ FILTERED = """\
 -- @start: 2024-01-01
 -- @check: not_null(id)
 SELECT id, d, v FROM raw.src WHERE updated >= @start_ts AND updated < @end_ts
+"""
+# A daily, clustered CSV load (tests/test_bigquery_loads.py, test_bigquery_load_layout.py).
+LOAD_ORDERS = """\
+-- @materialized: load
+-- @format: csv
+-- @uris: gs://land/orders/{start_date:%Y%m%d}/*.csv
+-- @partition_by: order_date
+-- @partitions: daily
+-- @start: 2024-01-01
+-- @cluster_by: customer_id
+"""
+# A daily append load (tests/test_load_modes*.py).
+APPEND_EVENTS = """-- @materialized: load
+-- @load_mode: append
+-- @uris: gs://land/events/{start_date}/*.parquet
+-- @partition_by: DATE(ts)
+-- @partitions: daily
+-- @start: 2024-01-01
 """

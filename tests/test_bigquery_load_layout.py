@@ -27,6 +27,7 @@ from sqlassets.runner import resolve_window, run_model
 from sqlassets.strategies.load import staging_table
 from tests.fakes.bigquery_transport import FakeBigQuery
 from tests.fidelity_models import BIGQUERY_PYPROJECT
+from tests.fidelity_models import LOAD_ORDERS as ORDERS
 from tests.helpers import write_project
 
 SNAPSHOT = """\
@@ -34,15 +35,6 @@ SNAPSHOT = """\
 -- @uris: gs://land/snap/*.parquet
 -- @partition_by: d
 -- @cluster_by: shop
-"""
-ORDERS = """\
--- @materialized: load
--- @format: csv
--- @uris: gs://land/orders/{start_date:%Y%m%d}/*.csv
--- @partition_by: order_date
--- @partitions: daily
--- @start: 2024-01-01
--- @cluster_by: customer_id
 """
 
 

@@ -30,17 +30,8 @@ from sqlassets.spec import Granularity
 from sqlassets.strategies.load import staging_table
 from tests.fakes.bigquery_transport import FakeBigQuery, Outcome
 from tests.fidelity_models import BIGQUERY_PYPROJECT
+from tests.fidelity_models import LOAD_ORDERS as ORDERS
 from tests.helpers import write_project
-
-ORDERS = """\
--- @materialized: load
--- @format: csv
--- @uris: gs://land/orders/{start_date:%Y%m%d}/*.csv
--- @partition_by: order_date
--- @partitions: daily
--- @start: 2024-01-01
--- @cluster_by: customer_id
-"""
 
 
 def _project(root: Path, sql: str = ORDERS) -> Project:

@@ -32,6 +32,7 @@ from sqlassets.runner import dry_run, model_jobs, resolve_window, run_model
 from sqlassets.spec import LoadMode
 from sqlassets.strategies.load import partition_windows, staging_table
 from tests.fakes.bigquery_transport import FakeBigQuery, Outcome
+from tests.fidelity_models import APPEND_EVENTS as EVENTS
 from tests.fidelity_models import BIGQUERY_PYPROJECT
 from tests.helpers import write_project
 
@@ -39,13 +40,6 @@ PYPROJECT = (
     "[tool.sqlassets.targets.local]\n"
     'engine = "duckdb"\npath = "warehouse.duckdb"\ngcs_root = "gcs"\n'
 )
-EVENTS = """-- @materialized: load
--- @load_mode: append
--- @uris: gs://land/events/{start_date}/*.parquet
--- @partition_by: DATE(ts)
--- @partitions: daily
--- @start: 2024-01-01
-"""
 
 
 @pytest.fixture(autouse=True)

@@ -23,18 +23,12 @@ from sqlassets.job import Job
 from sqlassets.project import Project, load_project
 from sqlassets.runner import resolve_window, run_model
 from tests.emulator.harness import Emulator, ensure_venv, start_emulator
+from tests.fidelity_models import APPEND_EVENTS as EVENTS
 from tests.helpers import write_project
 
 pytestmark = pytest.mark.emulator
 
 PROJECT_ID = "test-project"
-EVENTS = """-- @materialized: load
--- @load_mode: append
--- @uris: gs://land/events/{start_date}/*.parquet
--- @partition_by: DATE(ts)
--- @partitions: daily
--- @start: 2024-01-01
-"""
 
 
 @pytest.fixture(scope="module")
