@@ -9,6 +9,8 @@ from pathlib import Path
 import duckdb
 
 from sqlassets.dagster.resources import DuckDBEngineResource
+from sqlassets.engines.base import JobResult
+from sqlassets.runner.run import Summary
 from tests.helpers import invoke_cli, write_project
 
 PYPROJECT = (
@@ -184,3 +186,35 @@ def test_a_failure_is_told_of_its_own_model_not_one_whose_name_it_extends(tmp_pa
     assert result.exit_code == 1, result.output
     status = {r["model"]: r["status"] for r in _results(tmp_path)["results"]}
     assert status == {"marts.rep": "materialized", "marts.rep2": "failed"}
+
+
+MERGE = "-- @materialized: merge\n-- @unique_key: x\nSELECT x, label FROM raw.src\n"
+
+
+def test_a_merge_whose_inserts_duckdb_does_not_tell_reports_rows_affected_not_plus_0(
+    tmp_path: Path,
+) -> None:
+    # The create-if-missing job inserts 0 rows; DuckDB's MERGE counts 3 rows without
+    # telling inserts from updates: the model's split is unknown, never "+0".
+    write_project(tmp_path, {"pyproject.toml": PYPROJECT, "sql/marts/merged.sql": MERGE})
+    _source(tmp_path, [("2024-01-02", i, str(i)) for i in range(3)])
+    result = _run(tmp_path, "run")
+    assert result.exit_code == 0, result.output
+    (merged,) = _results(tmp_path)["results"]
+    assert (merged["rows_inserted"], merged["rows_deleted"], merged["rows_affected"]) == (
+        None,
+        None,
+        3,
+    )
+    assert "3 affected" in result.stdout
+
+
+def test_a_summary_sums_inserts_and_deletes_only_when_every_job_tells_them() -> None:
+    told = JobResult("a", "create", "", 0.0, rows_affected=0, rows_inserted=0)
+    split = JobResult("b", "insert", "", 0.0, rows_affected=5, rows_inserted=5, rows_deleted=2)
+    untold = JobResult("c", "merge", "", 0.0, rows_affected=3)
+    assert (Summary.of([told, split]).rows_inserted, Summary.of([told, split]).rows_deleted) == (
+        5,
+        2,
+    )
+    assert (Summary.of([told, untold]).rows_inserted, Summary.of([told, untold]).rows) == (None, 3)

@@ -243,12 +243,17 @@ class Summary:
         processed = [r.bytes_processed for r in results if r.bytes_processed is not None]
         inserted = [r.rows_inserted for r in results if r.rows_inserted is not None]
         deleted = [r.rows_deleted for r in results if r.rows_deleted is not None]
+        # A job that changed rows without telling inserts from deletes (a MERGE on
+        # DuckDB) leaves the model's split unknown: a sum of the others would understate it.
+        untold = any(
+            r.rows_affected and r.rows_inserted is None and r.rows_deleted is None for r in results
+        )
         return cls(
             rows=rows[-1] if rows else None,
             bytes=sum(processed) if processed else None,
             duration_s=sum(result.duration_s for result in results),
-            rows_inserted=sum(inserted) if inserted else None,
-            rows_deleted=sum(deleted) if deleted else None,
+            rows_inserted=sum(inserted) if inserted and not untold else None,
+            rows_deleted=sum(deleted) if deleted and not untold else None,
         )
 
 
