@@ -5,13 +5,12 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from itertools import repeat
 from pathlib import Path
 
+from sqlassets.bulk import bulk_gc
 from sqlassets.cache import AnalysisCache, decode, encode
 from sqlassets.config import Config, find_project_dir, load_config
 from sqlassets.errors import (
@@ -157,24 +156,6 @@ def _idle_cores() -> int:
     return max(1, min(cores, round(cores + 1 - load)))
 
 
-@contextmanager
-def _bulk_gc() -> Iterator[None]:
-    """Collect less often while thousands of objects are made and dropped.
-
-    Freezing what is already loaded and raising the first threshold keeps the
-    cyclic collector from rescanning the heap for every few parse trees or
-    cache entries (notes/performance.md).
-    """
-    threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(threshold[0], 20_000), *threshold[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
-
-
 @dataclass(frozen=True, slots=True)
 class _Miss:
     """A file to analyse: no usable cache entry."""
@@ -241,7 +222,7 @@ def _analyse_batch(
     """
     cache = AnalysisCache(cache_root)
     payloads = []
-    with _bulk_gc():
+    with bulk_gc():
         for source in files:
             data = source.read_bytes()
             key = _key(cache, source, data, sql_dir, display_base)
@@ -259,7 +240,7 @@ def _load_files(
     cache: AnalysisCache,
 ) -> list[LoadResult]:
     """Every file's result: from the cache, else analysed here or in worker processes."""
-    with _bulk_gc():
+    with bulk_gc():
         results, misses = _from_cache(files, sql_dir, display_base, lineage, cache)
         workers = _workers(jobs, misses)
         if workers <= 1:
@@ -285,7 +266,7 @@ def _load_files(
                 )
         finally:
             gc.unfreeze()
-        with _bulk_gc():
+        with bulk_gc():
             for batch, payloads in zip(batches, encoded, strict=True):
                 for miss, payload in zip(batch, payloads, strict=True):
                     decoded = decode(payload, lineage, miss.source)

@@ -24,7 +24,7 @@ import dagster as dg
 from pydantic import BaseModel, Field
 
 from sqlassets.config import find_project_dir, load_config
-from sqlassets.dagster.definitions import build_definitions
+from sqlassets.dagster.definitions import project_definitions
 from sqlassets.errors import ConfigError
 
 STARTER_MODEL = """\
@@ -92,7 +92,7 @@ class SqlAssetsComponent(dg.Component, dg.Model, dg.Resolvable):
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         """Load the project next to (or above) the ``defs.yaml`` that declares this component."""
-        return build_definitions(
+        return project_definitions(
             _project_dir(context.path, self.project_dir, context.project_root),
             target=self.target,
         )
