@@ -58,3 +58,19 @@ def test_blocks_in_other_threads_count_as_nested() -> None:
     leave.set()
     thread.join()
     assert gc.get_threshold() == before
+
+
+def test_a_process_forked_inside_a_block_tunes_its_own() -> None:
+    import multiprocessing
+
+    with bulk_gc():
+        context = multiprocessing.get_context("fork")
+        with context.Pool(1) as pool:
+            assert pool.apply(_depth_inside_a_block) == 1
+
+
+def _depth_inside_a_block() -> int:
+    from sqlassets import bulk
+
+    with bulk_gc():
+        return bulk._depth

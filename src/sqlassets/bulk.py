@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +11,15 @@ from contextlib import contextmanager
 _depth = 0
 """How many ``bulk_gc`` blocks are open: only the outermost changes the collector."""
 _lock = threading.Lock()
+
+
+def _forked() -> None:
+    # A worker forked inside a block starts with none of its own open.
+    global _depth, _lock
+    _depth, _lock = 0, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 @contextmanager

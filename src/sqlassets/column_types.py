@@ -169,9 +169,12 @@ def _known(kind: exp.DataType | None) -> str | None:
     return str(kind.sql(DIALECT))
 
 
-def query_column_type(query: exp.Expr, column: str) -> str | None:
-    """The type of output ``column`` of ``query``, when the query alone shows it."""
-    root = build_scope(query)
+def query_column_type(query: exp.Expr, column: str, root: Scope | None = None) -> str | None:
+    """The type of output ``column`` of ``query``, when the query alone shows it.
+
+    ``root`` is ``build_scope(query)`` when the caller has it already.
+    """
+    root = build_scope(query) if root is None else root
     if root is None:
         return None
     found = ColumnTypes({}, {"": leftmost(root)}).of("", column)

@@ -22,14 +22,15 @@ _MAX_DEPTH = 32
 _log = logging.getLogger(__name__)
 
 
-def column_sources(query: exp.Expr) -> ColumnSources:
+def column_sources(query: exp.Expr, root: Scope | None = None) -> ColumnSources:
     """The source columns of every output column of ``query`` (the final SELECT).
 
-    Never raises: a column sqlglot's scopes cannot trace (``Alias already
-    used`` for ``UNNEST(events) AS events``…) is left out, with a debug log.
+    ``root`` is ``build_scope(query)`` when the caller has it already. Never
+    raises: a column sqlglot's scopes cannot trace (``Alias already used`` for
+    ``UNNEST(events) AS events``…) is left out, with a debug log.
     """
     try:
-        root = build_scope(query)
+        root = build_scope(query) if root is None else root
         if root is None:
             return {}
         scope, select = _leftmost(root)

@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 import sqlglot
 from sqlglot import expressions as exp
 from sqlglot.errors import ParseError, SqlglotError, TokenError
+from sqlglot.optimizer.scope import Scope, build_scope
 from sqlglot.tokenizer_core import Token, TokenType
 
 from sqlassets.codes import Code
@@ -211,13 +212,15 @@ def _analyze(
     output_columns: tuple[str, ...] | None = None
     star_location: Location | None = None
     typed: tuple[str, str] | None = None
+    root: Scope | None = None  # the query's scopes, built once for the type and the lineage
     if query is not None:
         projection = _leftmost_select(query)
         if typed_column is not None:
             # Imported here: only files with a partition column pay for the type annotator.
             from sqlassets.column_types import query_column_type
 
-            kind = query_column_type(query, typed_column)
+            root = build_scope(query)
+            kind = query_column_type(query, typed_column, root)
             typed = (typed_column, kind) if kind is not None else None
         # `*`, `t.*`, `a.b.* REPLACE (…)` and `(expr).*` (a Dot over a Star).
         star = next((item for item in projection.expressions if item.is_star), None)
@@ -239,7 +242,7 @@ def _analyze(
             else (found_effect[0], side_effect_keyword(found_effect[1]))
         ),
         temp_functions=tuple(functions),
-        column_sources=column_sources(query) if lineage and query is not None else None,
+        column_sources=column_sources(query, root) if lineage and query is not None else None,
         token_hash=token_hash,
         star_location=star_location,
         typed_column=typed,
