@@ -28,9 +28,9 @@ def bulk_gc() -> Iterator[None]:
 
     Freezing what is already loaded and raising the first threshold keeps the
     cyclic collector from rescanning the heap for every few parse trees or
-    cache entries (notes/performance.md): loading a project, and Dagster building its
-    definitions (a third of that time otherwise: bench/definitions_bench.py).
-    Nested blocks (in any thread) leave it to the outermost one.
+    cache entries: loading a project, and Dagster building its definitions (a
+    fifth of that time otherwise; BENCHMARKS.md). Nested blocks (in any
+    thread) leave it to the outermost one.
     """
     global _depth
     with _lock:

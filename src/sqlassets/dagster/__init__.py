@@ -1,7 +1,7 @@
 """The Dagster integration: the only package that imports Dagster."""
 
 from sqlassets.dagster.component import SqlAssetsComponent
-from sqlassets.dagster.definitions import build_definitions, definitions_for
+from sqlassets.dagster.definitions import build_definitions, definitions_for, project_definitions
 from sqlassets.dagster.executor import (
     ThreadedExecutor,
     make_threaded_executor,
@@ -31,5 +31,6 @@ __all__ = [
     "definitions_for",
     "make_threaded_executor",
     "materialize_in_threads",
+    "project_definitions",
     "threaded_executor",
 ]

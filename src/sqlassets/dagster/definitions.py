@@ -57,6 +57,10 @@ def build_definitions(
     materialization and check fail with its located errors, and every valid
     model loads (``strict`` in [tool.sqlassets] or ``$SQLASSETS_STRICT=1``:
     raises ``ProjectError`` instead, as for errors in the configuration).
+
+    The definitions come back with their repository resolved (what Dagster
+    does first on loading them); to merge them with others, which Dagster then
+    resolves again, :func:`project_definitions` skips that.
     """
     project = load_project(Path(project_dir), lineage=True).without_broken(downstream=True)
     with bulk_gc():
