@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -10,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from itertools import repeat
 from pathlib import Path
 
-from sqlassets.bulk import bulk_gc
+from sqlassets.bulk import bulk_gc, frozen
 from sqlassets.cache import AnalysisCache, decode, encode
 from sqlassets.config import Config, find_project_dir, load_config
 from sqlassets.errors import (
@@ -251,21 +250,17 @@ def _load_files(
         context = multiprocessing.get_context("fork")
         # Freeze before forking: a child's collector would otherwise touch every
         # inherited object and copy the parent's whole heap (seconds with Dagster loaded).
-        gc.freeze()
-        try:
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                encoded = list(
-                    pool.map(
-                        _analyse_batch,
-                        [[miss.source for miss in batch] for batch in batches],
-                        repeat(sql_dir),
-                        repeat(display_base),
-                        repeat(lineage),
-                        repeat(cache.root),
-                    )
+        with frozen(), ProcessPoolExecutor(workers, mp_context=context) as pool:
+            encoded = list(
+                pool.map(
+                    _analyse_batch,
+                    [[miss.source for miss in batch] for batch in batches],
+                    repeat(sql_dir),
+                    repeat(display_base),
+                    repeat(lineage),
+                    repeat(cache.root),
                 )
-        finally:
-            gc.unfreeze()
+            )
         with bulk_gc():
             for batch, payloads in zip(batches, encoded, strict=True):
                 for miss, payload in zip(batch, payloads, strict=True):

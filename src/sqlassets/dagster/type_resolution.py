@@ -13,7 +13,9 @@ build their definitions (bench/definitions_bench.py).
 argument as it is, what Dagster's own code returns for one (every test it
 runs first is false for an instance; ``tests/test_type_resolution.py`` compares
 both on Dagster's types), and hands everything else to Dagster's function.
-It replaces the name in each loaded Dagster module that imported it; a module
+It replaces the name in every loaded Dagster module that holds Dagster's
+function, the one defining it included (Dagster's function calls ours only
+through other functions, which hand anything else back to it); a module
 loaded later keeps Dagster's function, which gives the same results.
 """
 
@@ -30,11 +32,11 @@ _dagsters = dagster_type.resolve_dagster_type
 _DagsterType = dagster_type.DagsterType
 
 
-def resolve_dagster_type(of: object) -> Any:
+def resolve_dagster_type(dagster_type: object) -> Any:
     """Dagster's ``resolve_dagster_type``, with a ``DagsterType`` returned as it is."""
-    if isinstance(of, _DagsterType):
-        return of
-    return _dagsters(of)
+    if isinstance(dagster_type, _DagsterType):
+        return dagster_type
+    return _dagsters(dagster_type)
 
 
 def install() -> int:
