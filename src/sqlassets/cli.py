@@ -290,8 +290,40 @@ class _Command(click.Command):
         return spread
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, before a command takes the signals over (:func:`_interruptible`)."""
+
+
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
+
+
 class _Group(click.Group):
     command_class = _Command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; a signal it does not handle itself ends it with one line.
+
+        Commands that write take SIGINT and SIGTERM over (``_interruptible``);
+        before that (imports, reading the project) and in the other commands,
+        Ctrl-C would print click's ``Aborted!`` and exit 1, and SIGTERM kill the
+        process silently. Both exit 130/143 instead, saying so.
+        """
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.getsignal(signal.SIGTERM)
+        if in_main:
+            signal.signal(signal.SIGTERM, _terminated)
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as interrupt:
+            signum = signal.SIGTERM if isinstance(interrupt, _Terminated) else signal.SIGINT
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+            click.echo(f"sqlassets: interrupted by {SIGNALS[signum]}", err=True)
+            sys.exit(128 + signum)
+        finally:
+            if in_main:  # None: a handler not set from Python, so the default one
+                signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 @click.group(
