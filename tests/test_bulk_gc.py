@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlassets.bulk import bulk_gc, frozen
 
@@ -40,8 +42,9 @@ def test_an_error_inside_still_restores_the_collector() -> None:
     assert gc.get_freeze_count() == 0
 
 
-def test_blocks_in_other_threads_count_as_nested() -> None:
-    before = gc.get_threshold()
+@contextmanager
+def _block_in_another_thread() -> Iterator[None]:
+    """A ``bulk_gc`` block open in another thread for the duration of this one."""
     inside, leave = threading.Event(), threading.Event()
 
     def hold() -> None:
@@ -52,11 +55,19 @@ def test_blocks_in_other_threads_count_as_nested() -> None:
     thread = threading.Thread(target=hold)
     thread.start()
     inside.wait()
-    with bulk_gc():
-        pass
-    assert gc.get_threshold()[0] >= 20_000  # the other thread's block is still open
-    leave.set()
-    thread.join()
+    try:
+        yield
+    finally:
+        leave.set()
+        thread.join()
+
+
+def test_blocks_in_other_threads_count_as_nested() -> None:
+    before = gc.get_threshold()
+    with _block_in_another_thread():
+        with bulk_gc():
+            pass
+        assert gc.get_threshold()[0] >= 20_000  # the other thread's block is still open
     assert gc.get_threshold() == before
 
 
@@ -102,23 +113,12 @@ def test_a_child_leaving_an_inherited_block_leaves_its_state_alone() -> None:
 
 def test_the_last_block_to_close_restores_whichever_thread_opened_first() -> None:
     before = gc.get_threshold()
-    inside, leave = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with bulk_gc():
-            inside.set()
-            leave.wait()
-
     block = bulk_gc()
     block.__enter__()  # this thread opens first
-    thread = threading.Thread(target=hold)
-    thread.start()
-    inside.wait()
-    block.__exit__(None, None, None)  # ... and closes first
-    assert gc.get_threshold()[0] >= 20_000
-    assert gc.get_freeze_count() > 0
-    leave.set()
-    thread.join()
+    with _block_in_another_thread():
+        block.__exit__(None, None, None)  # ... and closes first
+        assert gc.get_threshold()[0] >= 20_000
+        assert gc.get_freeze_count() > 0
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
 

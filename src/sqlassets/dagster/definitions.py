@@ -67,7 +67,7 @@ def build_definitions(
     they are, and Dagster reports what stops them where it always did;
     :func:`project_definitions` never tries.
     """
-    project = load_project(Path(project_dir), lineage=True).without_broken(downstream=True)
+    project = _loaded(project_dir)
     with bulk_gc():
         definitions = definitions_for(project, target, translator, resources)
         # Every Dagster process resolves the repository (validation, resources bound to
@@ -90,8 +90,13 @@ def project_definitions(
     What a component returns: Dagster merges it with other definitions, and
     resolves them together.
     """
-    project = load_project(Path(project_dir), lineage=True).without_broken(downstream=True)
+    project = _loaded(project_dir)
     return definitions_for(project, target, translator, resources)
+
+
+def _loaded(project_dir: str | Path) -> Project:
+    """The project with column lineage, its broken files set apart (``without_broken``)."""
+    return load_project(Path(project_dir), lineage=True).without_broken(downstream=True)
 
 
 def definitions_for(
